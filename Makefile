@@ -1,0 +1,54 @@
+# Product Ops Workbook — every target creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := data/demo.duckdb
+PIP_FLAGS := --quiet --disable-pip-version-check --no-warn-script-location
+
+.DEFAULT_GOAL := help
+.PHONY: help run test serve lab bench lint format demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the workbook into $(VENV) (first run takes a few minutes)"
+	@$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip 2>/dev/null
+	@$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(BIN)/python -c "import helpers, papermill, ibis" || (echo "install failed" >&2; exit 1)
+	@$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+$(DEMO): | $(STAMP)
+	$(BIN)/workbook demo-data --out $(DEMO)
+
+demo: $(DEMO) ## build the embedded demo warehouse (data/demo.duckdb) if absent
+
+run: $(STAMP) $(DEMO) ## run every team's notebooks (creates .venv and the demo warehouse first)
+	$(BIN)/workbook run --all
+
+test: $(STAMP) ## run the whole test suite (lint included)
+	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+serve: $(STAMP) ## serve the PM dashboards on Voila at http://127.0.0.1:8866
+	$(BIN)/workbook serve
+
+lab: $(STAMP) ## open JupyterLab on the notebooks
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP) ## run the benchmarks and write benchmarks/results.md
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP) ## ruff format in place
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests notebooks benchmarks
+
+clean: ## remove the venv and generated data (never outputs/)
+	rm -rf $(VENV) $(DEMO) data/demo.truth.json

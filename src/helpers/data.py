@@ -1,0 +1,192 @@
+"""Open a team's data source through Ibis; heavy work stays in the engine.
+
+A source is one of:
+
+* a DuckDB file (default ``data/demo.duckdb``), opened read-only so parallel runs share it;
+* a folder of Parquet or CSV files named after the tables (``events.parquet``,
+  ``accounts.csv``, or a folder ``events/`` of Parquet parts);
+* ``env:VARIABLE``: a connection URL (``postgres://…``, ``duckdb://…``) read from the
+  environment. The URL is never returned, logged or written; :func:`describe` shows
+  only the variable's name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from . import paths
+from .errors import WorkbookError, did_you_mean
+
+__all__ = ["TABLES", "Warehouse", "connect", "describe", "resolve_as_of"]
+
+#: The tables of the data contract; ``metrics`` is optional.
+TABLES = ["accounts", "events", "features", "feature_requests", "nps_responses", "metrics"]
+OPTIONAL_TABLES = {"metrics"}
+
+# timestamp column that says how fresh each table is
+_FRESHNESS = {
+    "events": "ts",
+    "feature_requests": "created_at",
+    "nps_responses": "submitted_at",
+    "accounts": "created_at",
+    "metrics": "date",
+}
+
+
+def describe(source: str) -> str:
+    """A printable name for a source that never contains credentials."""
+    if source.startswith("env:"):
+        return f"the warehouse in ${source[4:]}"
+    return str(source)
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "<redacted>") if secret else text
+
+
+@dataclass
+class Warehouse:
+    """An open source: Ibis tables by contract name, plus a few cheap facts about them."""
+
+    source: str
+    con: Any
+    tables: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
+    def table(self, name: str):
+        """The Ibis table ``name``; a clear error if the source lacks it."""
+        try:
+            return self.tables[name]
+        except KeyError:
+            hint = did_you_mean(name, self.tables)
+            raise WorkbookError(
+                f"table `{name}` is missing from {describe(self.source)}{hint}"
+            ) from None
+
+    def fingerprint(self) -> dict[str, dict[str, Any]]:
+        """Per table: row count and latest timestamp (for run records and incremental runs)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, t in self.tables.items():
+            col = _FRESHNESS.get(name)
+            aggs = {"rows": t.count()}
+            if col and col in t.columns:
+                aggs["latest"] = t[col].max()
+            row = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+            out[name] = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                         for k, v in row.items()}
+        return out
+
+    def last_event_date(self) -> dt.date:
+        """The date of the latest event: the default ``as_of`` of a run."""
+        ev = self.table("events")
+        latest = ev.aggregate(m=ev.ts.max()).to_pyarrow().to_pylist()[0]["m"]
+        if latest is None:
+            raise WorkbookError(f"table `events` in {describe(self.source)} has no rows")
+        return latest.date() if isinstance(latest, dt.datetime) else latest
+
+    def close(self) -> None:
+        disconnect = getattr(self.con, "disconnect", None)
+        if disconnect:
+            disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
+    """Open ``source`` (see the module docstring) and map its tables.
+
+    Raises
+    ------
+    WorkbookError
+        If the file, folder or environment variable does not exist, or the engine
+        refuses the connection; the message never includes a URL.
+    """
+    source = str(source or paths.default_warehouse())
+    if source.startswith("env:"):
+        return _connect_url(source)
+    path = paths.resolve(source)
+    if path.is_dir():
+        return _connect_folder(source, path)
+    if not path.exists():
+        hint = " (build it with `workbook demo-data`)" if path == paths.default_warehouse() else ""
+        raise WorkbookError(f"source {source}: no such file or folder{hint}")
+    try:
+        con = ibis.duckdb.connect(str(path), read_only=True)
+        names = con.list_tables()
+    except Exception as exc:  # duckdb raises many kinds for a file that is not a database
+        raise WorkbookError(
+            f"source {source}: cannot be opened as a DuckDB database "
+            f"({str(exc).splitlines()[0][:120]})"
+        ) from None
+    return Warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
+
+
+def _connect_url(source: str) -> Warehouse:
+    var = source[4:]
+    url = os.environ.get(var)
+    if not var or not url:
+        raise WorkbookError(
+            f"source {source}: environment variable {var or '(empty name)'} is not set"
+        )
+    try:
+        con = ibis.connect(url)
+        names = con.list_tables()
+    except Exception as exc:
+        first = _scrub(str(exc), url).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise WorkbookError(f"source {describe(source)}: cannot connect ({first})") from None
+    return Warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
+
+
+def _connect_folder(source: str, folder: Path) -> Warehouse:
+    con = ibis.duckdb.connect()
+    tables = {}
+    for name in TABLES:
+        candidates = [folder / f"{name}.parquet", folder / name, folder / f"{name}.csv"]
+        for c in candidates:
+            if c.is_dir() and any(c.glob("*.parquet")):
+                tables[name] = con.read_parquet(str(c / "*.parquet"), table_name=name)
+                break
+            if c.is_file() and c.suffix == ".parquet":
+                tables[name] = con.read_parquet(str(c), table_name=name)
+                break
+            if c.is_file() and c.suffix == ".csv":
+                try:
+                    tables[name] = con.read_csv(str(c), table_name=name)
+                except Exception as exc:
+                    raise WorkbookError(
+                        f"source {source}: {c.name} cannot be read as CSV "
+                        f"({str(exc).splitlines()[0][:120]})"
+                    ) from None
+                break
+    if not tables:
+        raise WorkbookError(
+            f"source {source}: the folder holds none of the tables "
+            f"({', '.join(t + '.parquet|.csv' for t in TABLES[:2])}, …)"
+        )
+    return Warehouse(source, con, tables)
+
+
+def resolve_as_of(wh: Warehouse, as_of: str | dt.date | None) -> dt.date:
+    """The analysis date: ``as_of`` if given (ISO text or a date), else the latest event's day."""
+    if as_of in (None, "", "latest"):
+        return wh.last_event_date()
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    try:
+        return dt.date.fromisoformat(str(as_of))
+    except ValueError:
+        raise WorkbookError(f"`as_of` must be a date (YYYY-MM-DD), not {as_of!r}") from None

@@ -1,0 +1,292 @@
+"""Team parameters: ``params/_defaults.yaml`` layered under ``params/<team>.yaml``, validated.
+
+Each notebook has its own section of flat keys; the runner hands a notebook the
+shared keys plus its section, so papermill's shallow merge cannot surprise anyone.
+Every mistake becomes one :class:`~helpers.errors.WorkbookError` line naming the
+file and the key, with the nearest valid key where there is one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import paths
+from .errors import WorkbookError, did_you_mean
+
+__all__ = [
+    "NOTEBOOKS",
+    "CustomerSegmentation",
+    "FeatureDemand",
+    "MetricTrends",
+    "TeamParams",
+    "known_teams",
+    "load_team",
+    "notebook_parameters",
+]
+
+#: The notebooks every team can run, in run order (segmentation first: others may reuse it).
+NOTEBOOKS = ["customer_segmentation", "feature_demand", "metric_trends"]
+
+_TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PosInt = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomerSegmentation(_Section):
+    """Keys of the ``customer_segmentation:`` section."""
+
+    lookback_days: Annotated[int, Field(ge=7, le=1095)] = 90
+    previous_period_days: Annotated[int, Field(ge=7, le=365)] = 30
+    method: Literal["rfm", "clusters", "both"] = "both"
+    monetary: Literal["arr", "event_value"] = "arr"
+    cluster_features: list[
+        Literal["recency", "frequency", "intensity", "breadth", "seats", "monetary", "tenure",
+                "nps", "requests"]
+    ] = Field(default=["recency", "frequency", "intensity", "breadth"], min_length=1)
+    k: Annotated[int, Field(ge=2, le=20)] | None = None
+    k_min: Annotated[int, Field(ge=2, le=20)] = 2
+    k_max: Annotated[int, Field(ge=2, le=20)] = 8
+    stability_runs: Annotated[int, Field(ge=2, le=500)] = 20
+    rfm_rules: list[dict[str, Any]] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+
+
+class FeatureDemand(_Section):
+    """Keys of the ``feature_demand:`` section."""
+
+    features: list[str] = Field(default_factory=list)
+    window_days: Annotated[int, Field(ge=7, le=1095)] = 365
+    weighting: Literal["accounts", "arr", "seats", "importance"] = "accounts"
+    sources: list[Literal["support", "sales", "interview", "survey", "community", "other"]] = (
+        Field(
+            default=["support", "sales", "interview", "survey", "community", "other"],
+            min_length=1,
+        )
+    )
+    segment_by: Literal["plan", "region", "industry", "segment"] = "plan"
+    bootstrap_runs: Annotated[int, Field(ge=100, le=100_000)] = 2000
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+
+    @field_validator("features")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("lists a feature twice")
+        return v
+
+
+class MetricTrends(_Section):
+    """Keys of the ``metric_trends:`` section."""
+
+    metric: str = "active_accounts"
+    feature: str | None = None
+    grain: Literal["day", "week", "month"] = "week"
+    window_days: Annotated[int, Field(ge=28, le=3650)] = 540
+    segment_column: Literal["plan", "region", "industry", "segment"] | None = None
+    segment_value: str | None = None
+    compare_by: Literal["plan", "region", "industry", "segment"] | None = "plan"
+    horizon: Annotated[int, Field(ge=1, le=104)] = 8
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+
+
+class TeamParams(BaseModel):
+    """A team's parameters after defaults: what the runner validates before any kernel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team: str
+    title: str = ""
+    product_area: str = ""
+    source: str = "data/demo.duckdb"
+    as_of: dt.date | None = None
+    notebooks: list[Literal["customer_segmentation", "feature_demand", "metric_trends"]] = Field(
+        default_factory=lambda: list(NOTEBOOKS), min_length=1
+    )
+    timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30
+    customer_segmentation: CustomerSegmentation = CustomerSegmentation()
+    feature_demand: FeatureDemand = FeatureDemand()
+    metric_trends: MetricTrends = MetricTrends()
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if "://" in v:
+            raise ValueError(
+                "must not hold a connection URL (credentials would be written to outputs); "
+                "put the URL in an environment variable and write `source: env:VARIABLE`"
+            )
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    def section(self, notebook: str) -> _Section:
+        return getattr(self, notebook)
+
+
+def known_teams(params_dir: Path | None = None) -> list[str]:
+    """Team names: every ``params/<team>.yaml`` except ``_defaults.yaml``."""
+    folder = params_dir or paths.params_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    rel = _rel(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkbookError(f"{rel}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkbookError(f"{rel}: cannot be read ({exc.__class__.__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise WorkbookError(f"{rel}: not valid YAML{where}: {problem}") from None
+    except (ValueError, TypeError) as exc:  # e.g. a date like 2026-02-30
+        raise WorkbookError(f"{rel}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise WorkbookError(
+            f"{rel}: must be a mapping of keys to values, not a {type(data).__name__}"
+        )
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise WorkbookError(f"{rel}: key {bad[0]!r} must be text")
+    return data
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.root()))
+    except ValueError:
+        return str(path)
+
+
+def _merge(defaults: dict[str, Any], team: dict[str, Any]) -> dict[str, Any]:
+    """Team keys over defaults; notebook sections are merged key by key, one level deep."""
+    out = dict(defaults)
+    for key, value in team.items():
+        if key in NOTEBOOKS and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def load_team(team: str, params_dir: Path | None = None) -> TeamParams:
+    """Read, merge and validate one team's parameters.
+
+    Raises
+    ------
+    WorkbookError
+        For an unknown team (naming the known ones), unreadable YAML, an unknown
+        key (with "did you mean") or a value of the wrong type or range.
+    """
+    folder = params_dir or paths.params_dir()
+    teams = known_teams(folder)
+    if not _TEAM_NAME.match(team or "") or team not in teams:
+        raise WorkbookError(
+            f"unknown team {team!r}{did_you_mean(team, teams)}; known teams: "
+            + (", ".join(teams) if teams else f"none (no team files in {_rel(folder)})")
+        )
+    defaults_path = folder / "_defaults.yaml"
+    defaults = _read_yaml(defaults_path) if defaults_path.exists() else {}
+    team_path = folder / f"{team}.yaml"
+    own = _read_yaml(team_path)
+    for key in ("team",):
+        if key in own or key in defaults:
+            raise WorkbookError(
+                f"{_rel(team_path if key in own else defaults_path)}: key `{key}` is set by the "
+                "file name and must not be written"
+            )
+    merged = _merge(defaults, own)
+    merged["team"] = team
+    merged.setdefault("product_area", team)
+    if not merged.get("product_area"):
+        merged["product_area"] = team
+    merged.setdefault("title", team.replace("_", " ").replace("-", " ").title())
+    try:
+        return TeamParams.model_validate(merged)
+    except ValidationError as exc:
+        raise WorkbookError(_explain(exc, own, team_path, defaults_path)) from None
+
+
+def _explain(exc: ValidationError, own: dict, team_path: Path, defaults_path: Path) -> str:
+    """One line for the first problem: file, dotted key, what is wrong."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+    key = ".".join(loc)
+    # which file set the key: the team file wins over defaults
+    in_team = own
+    for part in loc:
+        in_team = in_team.get(part) if isinstance(in_team, dict) else None
+    src = _rel(team_path) if in_team is not None or loc[0] in own else _rel(defaults_path)
+    if err["type"] == "extra_forbidden":
+        model: type[BaseModel] = TeamParams
+        for part in loc[:-1]:
+            field = model.model_fields.get(part)
+            model = field.annotation if field and isinstance(field.annotation, type) else model
+        valid = list(model.model_fields)
+        hint = did_you_mean(loc[-1], valid) or f"; valid keys: {', '.join(valid)}"
+        return f"{src}: unknown key `{key}`{hint}"
+    value = err.get("input")
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    return f"{src}: key `{key}` {_expected(err, msg)}, not {shown}"
+
+
+def _expected(err: dict, msg: str) -> str:
+    kind = err["type"]
+    names = {
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "string_type": "must be text",
+        "list_type": "must be a list",
+        "bool_type": "must be true or false",
+        "date_type": "must be a date (YYYY-MM-DD)",
+        "date_parsing": "must be a date (YYYY-MM-DD)",
+        "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
+        "model_type": "must be a mapping of keys to values",
+        "dict_type": "must be a mapping of keys to values",
+    }
+    if kind in names:
+        return names[kind]
+    if kind == "literal_error":
+        return "must be " + msg.removeprefix("Input should be ")
+    return "is invalid: " + msg[:1].lower() + msg[1:]
+
+
+def notebook_parameters(
+    params: TeamParams, notebook: str, *, as_of: dt.date, run_dir: Path | str
+) -> dict[str, Any]:
+    """The flat parameters papermill injects into ``notebook`` for this team."""
+    if notebook not in NOTEBOOKS:
+        raise WorkbookError(f"unknown notebook {notebook!r}{did_you_mean(notebook, NOTEBOOKS)}")
+    shared = {
+        "team": params.team,
+        "product_area": params.product_area,
+        "source": params.source,
+        "as_of": as_of.isoformat(),
+        "run_dir": str(run_dir),
+    }
+    section = params.section(notebook).model_dump(mode="json")
+    return {**shared, **section}

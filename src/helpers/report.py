@@ -1,0 +1,46 @@
+"""Small display helpers that make every notebook read like a report."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .contract import check
+from .data import Warehouse
+
+__all__ = ["quality_table", "show_answer", "show_quality"]
+
+
+def show_answer(sentences: list[str] | str, title: str = "The answer") -> None:
+    """Display the plain-words answer as a short Markdown list at the top of a report."""
+    from IPython.display import Markdown, display
+
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    display(Markdown(f"### {title}\n\n" + "\n".join(f"- {s}" for s in sentences)))
+
+
+def quality_table(wh: Warehouse) -> pd.DataFrame:
+    """Every contract violation of the source as a table (empty when all checks pass)."""
+    rows = [
+        {"severity": v.severity, "table": v.table, "column": v.column, "problem": v.problem,
+         "rows": v.rows}
+        for v in check(wh)
+    ]
+    return pd.DataFrame(rows, columns=["severity", "table", "column", "problem", "rows"])
+
+
+def show_quality(wh: Warehouse) -> pd.DataFrame:
+    """Display the data-quality section every report ends with; returns its table."""
+    from IPython.display import Markdown, display
+
+    table = quality_table(wh)
+    if table.empty:
+        display(Markdown("**Data quality:** every contract check passes."))
+    else:
+        errors = int((table.severity == "error").sum())
+        display(Markdown(
+            f"**Data quality:** {errors} error(s) and {len(table) - errors} warning(s) "
+            "against the data contract; results that touch these rows are less certain."
+        ))
+        display(table)
+    return table
