@@ -61,8 +61,11 @@ CONTRACT: dict[str, list[Column]] = {
         Column("account_id", "string", references="accounts.account_id"),
         Column("feature", "string", references="features.feature"),
         Column("created_at", "timestamp"),
-        Column("source", "string",
-               allowed=("support", "sales", "interview", "survey", "community", "other")),
+        Column(
+            "source",
+            "string",
+            allowed=("support", "sales", "interview", "survey", "community", "other"),
+        ),
         Column("importance", "integer", min=0, max=3),
         Column("comment", "string", nullable=True),
     ],
@@ -140,8 +143,11 @@ def check(wh: Warehouse, *, now: dt.datetime | None = None) -> list[Violation]:
             if col.name not in schema:
                 out.append(Violation(table, col.name, "column is missing", 0))
             elif not _kind_ok(schema[col.name], col.kind):
-                out.append(Violation(table, col.name,
-                                     f"has type {schema[col.name]}, expected {col.kind}", 0))
+                out.append(
+                    Violation(
+                        table, col.name, f"has type {schema[col.name]}, expected {col.kind}", 0
+                    )
+                )
             else:
                 ok.add(col.name)
         usable[table] = ok
@@ -161,8 +167,14 @@ def _row_checks(t, table: str, columns: list[Column], now: dt.datetime) -> list[
         if not c.nullable:
             alias = f"null_{c.name}"
             aggs[alias] = col.isnull().sum()
-            plan.append((alias, c, "null in a key" if c.key else "null values",
-                         "error" if c.key else "warning"))
+            plan.append(
+                (
+                    alias,
+                    c,
+                    "null in a key" if c.key else "null values",
+                    "error" if c.key else "warning",
+                )
+            )
         if c.key:
             alias = f"dup_{c.name}"
             aggs[alias] = t.count() - col.nunique() - col.isnull().sum().cast("int64")
@@ -208,8 +220,11 @@ def _orphans(wh: Warehouse, usable: dict[str, set[str]]) -> list[Violation]:
             orphans = t.filter(t[c.name].notnull() & ~t[c.name].isin(ref[ref_col]))
             n = int(orphans.count().to_pyarrow().as_py())
             if n:
-                out.append(Violation(table, c.name,
-                                     f"references missing {ref_table}.{ref_col}", n, "warning"))
+                out.append(
+                    Violation(
+                        table, c.name, f"references missing {ref_table}.{ref_col}", n, "warning"
+                    )
+                )
     return out
 
 

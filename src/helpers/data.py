@@ -80,8 +80,9 @@ class Warehouse:
             if col and col in t.columns:
                 aggs["latest"] = t[col].max()
             row = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
-            out[name] = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                         for k, v in row.items()}
+            out[name] = {
+                k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()
+            }
         return out
 
     def last_event_date(self) -> dt.date:

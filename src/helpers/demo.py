@@ -42,17 +42,67 @@ AREAS = [
 # the window (adoption curve), one in beta, then the two planted demand pairs:
 # (A, B) with a real difference that reverses for starter accounts, (C, D) equal.
 _FEATURES = {
-    "analytics": ["dashboards", "reports", "funnels", "cohorts", "data_export",
-                  "alerts", "ai_insights", "custom_metrics", "dark_mode", "pdf_reports"],
-    "collaboration": ["comments", "mentions", "shared_views", "notifications", "file_upload",
-                      "threads", "whiteboard", "guest_access", "reactions", "read_receipts"],
-    "integrations": ["slack", "webhooks", "salesforce", "zapier", "api_sync",
-                     "jira", "hubspot", "snowflake_sync", "teams", "github"],
-    "admin": ["user_management", "roles", "audit_log", "billing_portal", "usage_reports",
-              "scim", "data_residency", "sso", "custom_domains", "ip_allowlist"],
+    "analytics": [
+        "dashboards",
+        "reports",
+        "funnels",
+        "cohorts",
+        "data_export",
+        "alerts",
+        "ai_insights",
+        "custom_metrics",
+        "dark_mode",
+        "pdf_reports",
+    ],
+    "collaboration": [
+        "comments",
+        "mentions",
+        "shared_views",
+        "notifications",
+        "file_upload",
+        "threads",
+        "whiteboard",
+        "guest_access",
+        "reactions",
+        "read_receipts",
+    ],
+    "integrations": [
+        "slack",
+        "webhooks",
+        "salesforce",
+        "zapier",
+        "api_sync",
+        "jira",
+        "hubspot",
+        "snowflake_sync",
+        "teams",
+        "github",
+    ],
+    "admin": [
+        "user_management",
+        "roles",
+        "audit_log",
+        "billing_portal",
+        "usage_reports",
+        "scim",
+        "data_residency",
+        "sso",
+        "custom_domains",
+        "ip_allowlist",
+    ],
 }
-_GENERIC = ["home", "search", "lists", "settings", "export",
-            "templates", "assistant", "bulk_edit", "offline_mode", "keyboard_shortcuts"]
+_GENERIC = [
+    "home",
+    "search",
+    "lists",
+    "settings",
+    "export",
+    "templates",
+    "assistant",
+    "bulk_edit",
+    "offline_mode",
+    "keyboard_shortcuts",
+]
 _STATUS = ["released"] * 6 + ["beta", "planned", "idea", "idea"]
 _VALUE_FEATURE = 4  # events of this core feature carry a quantity in `value`
 
@@ -219,8 +269,14 @@ def _build(spec: DemoSpec, path: Path, progress) -> tuple[dict, dict]:
         _metrics(con, rng, areas, days)
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ["accounts", "events", "features", "feature_requests", "nps_responses",
-                      "metrics"]
+            for t in [
+                "accounts",
+                "events",
+                "features",
+                "feature_requests",
+                "nps_responses",
+                "metrics",
+            ]
         }
         con.execute("CHECKPOINT")
     finally:
@@ -233,10 +289,13 @@ def _build(spec: DemoSpec, path: Path, progress) -> tuple[dict, dict]:
         "end": str(spec.end),
         "areas": areas,
         "personas": {p.name: asdict(p) for p in PERSONAS},
-        "account_persona": dict(zip(acc["table"]["account_id"],
-                                    [PERSONAS[i].name for i in acc["persona"]], strict=True)),
-        "level_shift": {a: {"date": str(d), "factor": SHIFT_FACTOR,
-                            "metric": "active_accounts"} for a, d in shift.items()},
+        "account_persona": dict(
+            zip(acc["table"]["account_id"], [PERSONAS[i].name for i in acc["persona"]], strict=True)
+        ),
+        "level_shift": {
+            a: {"date": str(d), "factor": SHIFT_FACTOR, "metric": "active_accounts"}
+            for a, d in shift.items()
+        },
         "trend": {"gain_over_window": TREND_GAIN, "direction": "up"},
         "weekly_seasonality": {"saturday": 0.25, "sunday": 0.2},
         "demand": catalogue["truth"],
@@ -262,10 +321,42 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-_NAME_A = ["Blue", "North", "Bright", "Silver", "Red", "Green", "Swift", "Iron", "Clear", "Open",
-           "Prime", "True", "Bold", "Quiet", "High", "Deep"]
-_NAME_B = ["Harbor", "Peak", "Field", "Stone", "River", "Forge", "Works", "Labs", "Systems",
-           "Logic", "Cloud", "Point", "Bridge", "Wave", "Grid", "Path"]
+_NAME_A = [
+    "Blue",
+    "North",
+    "Bright",
+    "Silver",
+    "Red",
+    "Green",
+    "Swift",
+    "Iron",
+    "Clear",
+    "Open",
+    "Prime",
+    "True",
+    "Bold",
+    "Quiet",
+    "High",
+    "Deep",
+]
+_NAME_B = [
+    "Harbor",
+    "Peak",
+    "Field",
+    "Stone",
+    "River",
+    "Forge",
+    "Works",
+    "Labs",
+    "Systems",
+    "Logic",
+    "Cloud",
+    "Point",
+    "Bridge",
+    "Wave",
+    "Grid",
+    "Path",
+]
 
 
 def _accounts(rng: np.random.Generator, n: int, start: dt.date, end: dt.date) -> dict:
@@ -293,13 +384,16 @@ def _accounts(rng: np.random.Generator, n: int, start: dt.date, end: dt.date) ->
     lo = np.maximum(created_off + 30, 0)
     churn_off = lo + (rng.random(n) * np.maximum(span - lo, 1)).astype(int)
     churns &= churn_off < span
-    churned = np.where(churns, np.datetime64(start) + churn_off.astype("timedelta64[D]"),
-                       np.datetime64("NaT"))
+    churned = np.where(
+        churns, np.datetime64(start) + churn_off.astype("timedelta64[D]"), np.datetime64("NaT")
+    )
     users_share = np.array([p.users_share for p in PERSONAS])[persona]
     n_users = np.maximum(1, np.round(seats * users_share)).astype(np.int32)
     ids = np.char.add("acc-", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
-    names = np.char.add(np.char.add(np.array(_NAME_A)[rng.integers(0, 16, n)], " "),
-                        np.array(_NAME_B)[rng.integers(0, 16, n)])
+    names = np.char.add(
+        np.char.add(np.array(_NAME_A)[rng.integers(0, 16, n)], " "),
+        np.array(_NAME_B)[rng.integers(0, 16, n)],
+    )
     names = np.char.add(np.char.add(names, " "), np.arange(1, n + 1).astype(str))
     table = {
         "account_id": ids.tolist(),
@@ -310,8 +404,7 @@ def _accounts(rng: np.random.Generator, n: int, start: dt.date, end: dt.date) ->
         "created_at": pa.array(created.astype("datetime64[D]"), type=pa.date32()),
         "seats": seats.astype(np.int32),
         "arr": arr,
-        "churned_at": pa.array(churned.astype("datetime64[D]"), type=pa.date32(),
-                               mask=~churns),
+        "churned_at": pa.array(churned.astype("datetime64[D]"), type=pa.date32(), mask=~churns),
     }
     return {
         "table": table,
@@ -346,11 +439,16 @@ def _catalogue(rng: np.random.Generator, areas: list[str], start: dt.date, end: 
             rows["status"].append(status)
             rows["released_at"].append(released)
         truth[area] = {
-            "differ": {"a": feats[6], "b": feats[7], "winner": feats[6],
-                       "p_by_plan": {"a": dict(zip(_PLANS, _DEMAND["A"], strict=True)),
-                                     "b": dict(zip(_PLANS, _DEMAND["B"], strict=True))},
-                       "reversal": {"dimension": "plan", "segment": "starter",
-                                    "winner": feats[7]}},
+            "differ": {
+                "a": feats[6],
+                "b": feats[7],
+                "winner": feats[6],
+                "p_by_plan": {
+                    "a": dict(zip(_PLANS, _DEMAND["A"], strict=True)),
+                    "b": dict(zip(_PLANS, _DEMAND["B"], strict=True)),
+                },
+                "reversal": {"dimension": "plan", "segment": "starter", "winner": feats[7]},
+            },
             "equal": {"a": feats[8], "b": feats[9], "p": _DEMAND["C"][0]},
             "released_in_window": {"feature": feats[5], "released_at": str(mid)},
             "value_feature": feats[_VALUE_FEATURE],
@@ -395,8 +493,9 @@ def _solve_scale(spec, acc, day_factor, days, areas, shift) -> float:
     sample = np.arange(0, n, max(1, n // 3000))
     p = _p_matrix(acc, 0, n, days, day_factor, areas, shift) if n <= 3000 else None
     if p is None:
-        p = np.concatenate([_p_matrix(acc, i, i + 1, days, day_factor, areas, shift)
-                            for i in sample])
+        p = np.concatenate(
+            [_p_matrix(acc, i, i + 1, days, day_factor, areas, shift) for i in sample]
+        )
         weight = n / len(sample)
         personas = acc["persona"][sample]
     else:
@@ -454,18 +553,23 @@ def _events_block(con, rng, acc, catalogue, lo, hi, days, day_factor, areas, shi
     pick = np.where(new_feat, 5, pick).astype(np.int16)
 
     value = np.where(pick == _VALUE_FEATURE, np.round(rng.lognormal(2.5, 0.8, n_ev), 2), np.nan)
-    tbl = pa.table({
-        "acc": gacc.astype(np.int32),
-        "usr": user,
-        "ts": pa.array(ts, type=pa.timestamp("us")),
-        "area": er.astype(np.int8),
-        "feat": pick,
-        "value": pa.array(value, mask=np.isnan(value)),
-    })
+    tbl = pa.table(
+        {
+            "acc": gacc.astype(np.int32),
+            "usr": user,
+            "ts": pa.array(ts, type=pa.timestamp("us")),
+            "area": er.astype(np.int8),
+            "feat": pick,
+            "value": pa.array(value, mask=np.isnan(value)),
+        }
+    )
     con.register("ev_chunk", tbl)
     area_list = "[" + ", ".join(f"'{a}'" for a in areas) + "]"
-    feat_lists = "[" + ", ".join(
-        "[" + ", ".join(f"'{f}'" for f in catalogue["keys"][a]) + "]" for a in areas) + "]"
+    feat_lists = (
+        "["
+        + ", ".join("[" + ", ".join(f"'{f}'" for f in catalogue["keys"][a]) + "]" for a in areas)
+        + "]"
+    )
     con.execute(f"""
         INSERT INTO events
         SELECT 'acc-' || lpad(CAST(acc + 1 AS VARCHAR), 6, '0') AS account_id,
@@ -484,8 +588,10 @@ def _events_block(con, rng, acc, catalogue, lo, hi, days, day_factor, areas, shi
 def _feature_order(acc, gacc, area_idx):
     """A fixed random order of the 5 core features per (account, area), by hashing."""
     # derive the order from a hash so it is the same for an account in every chunk
-    key = (gacc.astype(np.uint64) * np.uint64(2654435761) + area_idx.astype(np.uint64)
-           * np.uint64(40503)) % np.uint64(120)
+    key = (
+        gacc.astype(np.uint64) * np.uint64(2654435761)
+        + area_idx.astype(np.uint64) * np.uint64(40503)
+    ) % np.uint64(120)
     perms = np.array(_PERMS5, dtype=np.int16)
     return perms[key.astype(np.int64)]
 
@@ -525,25 +631,39 @@ def _requests(con, rng, acc, catalogue, areas, start, end) -> None:
             rows["created_off"].append(off)
             rows["source"].append(rng.choice(len(_SOURCES), size=len(who), p=_SOURCE_MIX))
             imp_p = np.where(plan[who] == 2, 1, 0)  # enterprise asks more urgently
-            imp = np.where(imp_p == 1, rng.choice(4, len(who), p=[0.05, 0.2, 0.4, 0.35]),
-                           rng.choice(4, len(who), p=[0.15, 0.4, 0.33, 0.12]))
+            imp = np.where(
+                imp_p == 1,
+                rng.choice(4, len(who), p=[0.05, 0.2, 0.4, 0.35]),
+                rng.choice(4, len(who), p=[0.15, 0.4, 0.33, 0.12]),
+            )
             rows["importance"].append(imp)
     cat = {k: np.concatenate(v) for k, v in rows.items()}
     m = len(cat["account_id"])
-    ts = (np.datetime64(start).astype("datetime64[us]").astype(np.int64)
-          + (cat["created_off"] * 86400 * _US).astype(np.int64))
-    comments = np.array(["", "Blocks our rollout", "Asked again in QBR", "Competitor has it",
-                         "Would pay more for this"], dtype=object)
+    ts = np.datetime64(start).astype("datetime64[us]").astype(np.int64) + (
+        cat["created_off"] * 86400 * _US
+    ).astype(np.int64)
+    comments = np.array(
+        [
+            "",
+            "Blocks our rollout",
+            "Asked again in QBR",
+            "Competitor has it",
+            "Would pay more for this",
+        ],
+        dtype=object,
+    )
     c = rng.choice(len(comments), m, p=[0.8, 0.05, 0.05, 0.05, 0.05])
-    tbl = pa.table({
-        "request_id": np.char.add("fr-", np.char.zfill(np.arange(1, m + 1).astype(str), 7)),
-        "account_id": cat["account_id"],
-        "feature": cat["feature"],
-        "created_at": pa.array(ts, type=pa.timestamp("us")),
-        "source": np.array(_SOURCES)[cat["source"]],
-        "importance": cat["importance"].astype(np.int32),
-        "comment": pa.array(comments[c], mask=c == 0),
-    })
+    tbl = pa.table(
+        {
+            "request_id": np.char.add("fr-", np.char.zfill(np.arange(1, m + 1).astype(str), 7)),
+            "account_id": cat["account_id"],
+            "feature": cat["feature"],
+            "created_at": pa.array(ts, type=pa.timestamp("us")),
+            "source": np.array(_SOURCES)[cat["source"]],
+            "importance": cat["importance"].astype(np.int32),
+            "comment": pa.array(comments[c], mask=c == 0),
+        }
+    )
     con.register("fr_df", tbl)
     con.execute("INSERT INTO feature_requests SELECT * FROM fr_df ORDER BY created_at")
     con.unregister("fr_df")
@@ -552,8 +672,11 @@ def _requests(con, rng, acc, catalogue, areas, start, end) -> None:
 def _nps(con, rng, acc, start, end) -> None:
     """Quarterly NPS waves; scores follow the persona, fading accounts sour over time."""
     span = (end - start).days
-    waves = [d for d in (np.datetime64(start) + np.arange(span + 1))
-             if d.astype(dt.date).day == 15 and d.astype(dt.date).month in (1, 4, 7, 10)]
+    waves = [
+        d
+        for d in (np.datetime64(start) + np.arange(span + 1))
+        if d.astype(dt.date).day == 15 and d.astype(dt.date).month in (1, 4, 7, 10)
+    ]
     persona = acc["persona"]
     mean = np.array([p.nps_mean for p in PERSONAS])[persona]
     fading = np.array([p.fading for p in PERSONAS])[persona]
@@ -568,23 +691,30 @@ def _nps(con, rng, acc, start, end) -> None:
         score = np.clip(np.round(rng.normal(mu, 1.4)), 0, 10).astype(np.int32)
         user = (rng.random(len(who)) * acc["n_users"][who]).astype(np.int32) + 1
         secs = rng.integers(0, 5 * 86400, len(who))
-        ts = (np.datetime64(w).astype("datetime64[us]").astype(np.int64) + secs * _US)
+        ts = np.datetime64(w).astype("datetime64[us]").astype(np.int64) + secs * _US
         parts.append((who, user, ts, score))
     who = np.concatenate([p[0] for p in parts])
     m = len(who)
-    comments = np.array(["", "Love it", "Too slow lately", "Support was great",
-                         "Missing features we need"], dtype=object)
+    comments = np.array(
+        ["", "Love it", "Too slow lately", "Support was great", "Missing features we need"],
+        dtype=object,
+    )
     c = rng.choice(len(comments), m, p=[0.75, 0.07, 0.06, 0.06, 0.06])
     ids = acc["ids"][who]
-    tbl = pa.table({
-        "response_id": np.char.add("nps-", np.char.zfill(np.arange(1, m + 1).astype(str), 7)),
-        "account_id": ids,
-        "user_id": np.char.add(np.char.add(ids, "-u"),
-                               np.concatenate([p[1] for p in parts]).astype(str)),
-        "submitted_at": pa.array(np.concatenate([p[2] for p in parts]), type=pa.timestamp("us")),
-        "score": np.concatenate([p[3] for p in parts]),
-        "comment": pa.array(comments[c], mask=c == 0),
-    })
+    tbl = pa.table(
+        {
+            "response_id": np.char.add("nps-", np.char.zfill(np.arange(1, m + 1).astype(str), 7)),
+            "account_id": ids,
+            "user_id": np.char.add(
+                np.char.add(ids, "-u"), np.concatenate([p[1] for p in parts]).astype(str)
+            ),
+            "submitted_at": pa.array(
+                np.concatenate([p[2] for p in parts]), type=pa.timestamp("us")
+            ),
+            "score": np.concatenate([p[3] for p in parts]),
+            "comment": pa.array(comments[c], mask=c == 0),
+        }
+    )
     con.register("nps_df", tbl)
     con.execute("INSERT INTO nps_responses SELECT * FROM nps_df ORDER BY submitted_at")
     con.unregister("nps_df")
@@ -599,16 +729,29 @@ def _metrics(con, rng, areas, days) -> None:
         for seg, base in [(None, 40.0), ("starter", 22.0), ("pro", 12.0), ("enterprise", 6.0)]:
             lam = base * (1 - 0.1 * j) * np.where(weekday >= 5, 0.3, 1.0) * (1 + 0.2 * t / len(t))
             vals = rng.poisson(lam).astype(float)
-            rows.append({"date": days.astype("datetime64[D]"), "product_area": area,
-                         "metric": "support_tickets", "segment": seg, "value": vals})
-    tbl = pa.concat_tables([
-        pa.table({"date": pa.array(r["date"], type=pa.date32()),
-                  "product_area": [r["product_area"]] * len(days),
-                  "metric": [r["metric"]] * len(days),
-                  "segment": pa.array([r["segment"]] * len(days), type=pa.string()),
-                  "value": r["value"]})
-        for r in rows
-    ])
+            rows.append(
+                {
+                    "date": days.astype("datetime64[D]"),
+                    "product_area": area,
+                    "metric": "support_tickets",
+                    "segment": seg,
+                    "value": vals,
+                }
+            )
+    tbl = pa.concat_tables(
+        [
+            pa.table(
+                {
+                    "date": pa.array(r["date"], type=pa.date32()),
+                    "product_area": [r["product_area"]] * len(days),
+                    "metric": [r["metric"]] * len(days),
+                    "segment": pa.array([r["segment"]] * len(days), type=pa.string()),
+                    "value": r["value"],
+                }
+            )
+            for r in rows
+        ]
+    )
     con.register("m_df", tbl)
     con.execute("INSERT INTO metrics SELECT * FROM m_df")
     con.unregister("m_df")

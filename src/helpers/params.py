@@ -49,8 +49,17 @@ class CustomerSegmentation(_Section):
     method: Literal["rfm", "clusters", "both"] = "both"
     monetary: Literal["arr", "event_value"] = "arr"
     cluster_features: list[
-        Literal["recency", "frequency", "intensity", "breadth", "seats", "monetary", "tenure",
-                "nps", "requests"]
+        Literal[
+            "recency",
+            "frequency",
+            "intensity",
+            "breadth",
+            "seats",
+            "monetary",
+            "tenure",
+            "nps",
+            "requests",
+        ]
     ] = Field(default=["recency", "frequency", "intensity", "breadth"], min_length=1)
     k: Annotated[int, Field(ge=2, le=20)] | None = None
     k_min: Annotated[int, Field(ge=2, le=20)] = 2
@@ -66,11 +75,9 @@ class FeatureDemand(_Section):
     features: list[str] = Field(default_factory=list)
     window_days: Annotated[int, Field(ge=7, le=1095)] = 365
     weighting: Literal["accounts", "arr", "seats", "importance"] = "accounts"
-    sources: list[Literal["support", "sales", "interview", "survey", "community", "other"]] = (
-        Field(
-            default=["support", "sales", "interview", "survey", "community", "other"],
-            min_length=1,
-        )
+    sources: list[Literal["support", "sales", "interview", "survey", "community", "other"]] = Field(
+        default=["support", "sales", "interview", "survey", "community", "other"],
+        min_length=1,
     )
     segment_by: Literal["plan", "region", "industry", "segment"] = "plan"
     bootstrap_runs: Annotated[int, Field(ge=100, le=100_000)] = 2000

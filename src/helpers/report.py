@@ -22,8 +22,13 @@ def show_answer(sentences: list[str] | str, title: str = "The answer") -> None:
 def quality_table(wh: Warehouse) -> pd.DataFrame:
     """Every contract violation of the source as a table (empty when all checks pass)."""
     rows = [
-        {"severity": v.severity, "table": v.table, "column": v.column, "problem": v.problem,
-         "rows": v.rows}
+        {
+            "severity": v.severity,
+            "table": v.table,
+            "column": v.column,
+            "problem": v.problem,
+            "rows": v.rows,
+        }
         for v in check(wh)
     ]
     return pd.DataFrame(rows, columns=["severity", "table", "column", "problem", "rows"])
@@ -38,9 +43,11 @@ def show_quality(wh: Warehouse) -> pd.DataFrame:
         display(Markdown("**Data quality:** every contract check passes."))
     else:
         errors = int((table.severity == "error").sum())
-        display(Markdown(
-            f"**Data quality:** {errors} error(s) and {len(table) - errors} warning(s) "
-            "against the data contract; results that touch these rows are less certain."
-        ))
+        display(
+            Markdown(
+                f"**Data quality:** {errors} error(s) and {len(table) - errors} warning(s) "
+                "against the data contract; results that touch these rows are less certain."
+            )
+        )
         display(table)
     return table

@@ -92,8 +92,13 @@ class Recorder:
         folder = self.run_dir / "answers"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.notebook}.json"
-        path.write_text(json.dumps({"notebook": self.notebook, "answer": list(sentences),
-                                    "facts": facts}, indent=1, default=str))
+        path.write_text(
+            json.dumps(
+                {"notebook": self.notebook, "answer": list(sentences), "facts": facts},
+                indent=1,
+                default=str,
+            )
+        )
         self.written.append(path)
         return path
 
