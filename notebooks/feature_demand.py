@@ -1,0 +1,180 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+team = "analytics"  # product team (a params/<team>.yaml)
+product_area = "analytics"  # the team's product area: its active accounts are the denominator
+source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env:VARIABLE
+as_of = None  # last day of the window (YYYY-MM-DD); None: the day of the latest event
+run_dir = ""  # run folder to record results into; empty: record nothing
+features = ["ai_insights", "custom_metrics", "dark_mode", "pdf_reports"]  # two or more to compare
+window_days = 365  # requests and activity in this many days up to as_of
+weighting = "accounts"  # what "wanted more" means: accounts, arr, seats or importance
+sources = ["support", "sales", "interview", "survey", "community", "other"]  # feedback to count
+segment_by = "plan"  # breakdown: plan, region, industry, or segment (latest segmentation run)
+bootstrap_runs = 2000  # resamples of accounts for ARR and weighted intervals
+alpha = 0.05  # family-wise error rate (Holm over pairs)
+seed = 42  # seed of the bootstrap
+
+# %% [markdown]
+# # Which of these features do customers want most, and how sure are we?
+#
+# Each account is counted once per feature. Demand is the share of the team's
+# **active accounts** (an event in the product area in the window, not churned) that
+# asked for a feature. The same account can ask for several features, so the
+# comparison is paired: McNemar's test on accounts, paired bootstrap intervals, Holm's
+# correction over all pairs. "No clear winner" means the data cannot tell the
+# features apart yet.
+
+# %%
+# ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
+import pandas as pd
+from IPython.display import Markdown, display
+
+from helpers import demand, report
+from helpers.data import connect, resolve_as_of
+from helpers.plots import demand as demand_plots
+from helpers.plots import use_style
+from helpers.results import Recorder
+
+use_style()
+pd.set_option("display.float_format", "{:.3f}".format)
+rec = Recorder(run_dir, "feature_demand")
+wh = connect(source)
+as_of_date = resolve_as_of(wh, as_of)
+
+# %%
+data = demand.load_demand(
+    wh,
+    product_area,
+    list(features),
+    as_of=as_of_date,
+    window_days=window_days,
+    sources=list(sources),
+    segment_by=segment_by,
+    team=team,
+)
+result = demand.compare_demand(
+    data, weighting=weighting, alpha=alpha, bootstrap_runs=bootstrap_runs, seed=seed
+)
+
+# %% [markdown]
+# ## The answer
+
+# %%
+answer = result.summary()
+report.show_answer(answer)
+rec.answer(
+    answer,
+    winner=result.winner,
+    weighting=weighting,
+    as_of=as_of_date,
+    window_days=window_days,
+    active_accounts=len(data.accounts),
+)
+
+# %% [markdown]
+# ## Demand per feature
+# Requesting accounts, their share of active accounts (Wilson 95% interval), ARR and
+# seat shares and the importance-weighted score (highest importance 0–3 per account),
+# with bootstrap intervals over accounts. `rank` is tied where no difference is
+# significant.
+
+# %%
+demand_table = result.table()
+rec.table("demand", demand_table, csv=True)
+display(demand_table)
+
+# %%
+if result.overall is not None:
+    fig = demand_plots.shares_figure(result)
+    rec.figure("shares", fig)
+
+# %% [markdown]
+# ## Pairwise comparison
+# McNemar's test on the accounts that asked for exactly one of the two (exact when
+# fewer than 25), Holm-adjusted; paired bootstrap intervals for the difference in
+# shares of accounts and of ARR.
+
+# %%
+if result.overall is not None:
+    pairs = result.overall.pairs
+    rec.table("pairs", pairs, csv=True)
+    rec.table("ranking", result.overall.ranking)
+    display(pairs)
+
+# %% [markdown]
+# ## By segment
+# Share of active accounts asking, per segment, with Wilson intervals; McNemar per
+# segment, Holm-adjusted over the segments of each pair.
+
+# %%
+if not result.segments.empty:
+    rec.table("segments", result.segments, csv=True)
+    rec.table("segment_pairs", result.segment_pairs)
+    rec.table("reversals", result.reversals)
+    fig = demand_plots.segment_heatmap(result)
+    rec.figure("segment_heatmap", fig)
+    display(
+        result.reversals
+        if len(result.reversals)
+        else Markdown(f"No {data.segment_by} reverses a significant overall order.")
+    )
+
+# %% [markdown]
+# ## Where the requests come from, and when
+
+# %%
+rec.table("requests_by_source", data.by_source)
+rec.table("requests_over_time", data.over_time)
+fig = demand_plots.requests_over_time(result)
+rec.figure("requests_over_time", fig)
+display(
+    data.by_source.pivot_table(index="feature", columns="source", values="accounts", fill_value=0)
+)
+
+# %% [markdown]
+# ## Usage of released features
+# For released features, demand shows in use too: the share of active accounts that
+# used the feature in the window, and the weekly adoption curve since release.
+
+# %%
+adopted = demand.adoption(
+    wh, product_area, as_of=as_of_date, window_days=window_days, features=list(features)
+)
+if adopted.empty:
+    display(
+        Markdown(
+            "None of the compared features is released yet; for context, the "
+            f"released features of {product_area}:"
+        )
+    )
+    adopted = demand.adoption(wh, product_area, as_of=as_of_date, window_days=window_days)
+rec.table("adoption", adopted)
+display(adopted)
+
+# %%
+recent = adopted.loc[pd.to_datetime(adopted.released_at) >= pd.Timestamp(data.start), "feature"]
+curve_features = recent.tolist() or adopted.feature.head(3).tolist()
+curve = demand.adoption_curve(
+    wh, product_area, curve_features, as_of=as_of_date, window_days=window_days
+)
+rec.table("adoption_curve", curve)
+fig = demand_plots.adoption_curve_figure(curve)
+rec.figure("adoption_curve", fig)
+
+# %% [markdown]
+# ## Data quality
+
+# %%
+report.show_quality(wh)

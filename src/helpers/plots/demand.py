@@ -1,0 +1,91 @@
+"""Seaborn figures of the feature-demand comparison; each returns the figure, never saves it."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from ..demand import DemandResult
+
+__all__ = ["adoption_curve_figure", "requests_over_time", "segment_heatmap", "shares_figure"]
+
+
+def shares_figure(result: DemandResult):
+    """Share of active accounts (Wilson interval) and of active ARR (bootstrap) per feature."""
+    t = result.table()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(t) + 1.8), sharey=True)
+    panels = [
+        ("share", "share_lo", "share_hi", "Share of active accounts (Wilson 95% CI)"),
+        ("arr_share", "arr_lo", "arr_hi", "Share of active ARR (bootstrap 95% CI)"),
+    ]
+    y = range(len(t))
+    for ax, (col, lo, hi, title) in zip(axes, panels, strict=True):
+        if col not in t:
+            ax.set_axis_off()
+            continue
+        err = None
+        if lo in t and hi in t:
+            err = [(t[col] - t[lo]).clip(lower=0) * 100, (t[hi] - t[col]).clip(lower=0) * 100]
+        ax.barh(list(y), t[col] * 100, xerr=err, color=sns.color_palette()[0], alpha=0.8, capsize=4)
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("%")
+    axes[0].set_yticks(
+        list(y), [f"{n}  (rank {r})" for n, r in zip(t.name, t["rank"], strict=True)]
+    )
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def segment_heatmap(result: DemandResult):
+    """Segment × feature share of active accounts, annotated in percent."""
+    s = result.segments
+    names = result.data.names
+    grid = s.assign(name=s.feature.map(names)).pivot(
+        index="segment", columns="name", values="share"
+    )
+    n = s.groupby("segment")["active_accounts"].first()
+    grid.index = [f"{i} (n={n[i]:,})" for i in grid.index]
+    fig, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 2.5, 0.55 * grid.shape[0] + 1.5))
+    sns.heatmap(grid * 100, annot=True, fmt=".1f", cmap="Blues", cbar_kws={"label": "%"}, ax=ax)
+    ax.set_title(f"Share of active accounts asking, by {result.data.segment_by} (%)")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def requests_over_time(result: DemandResult):
+    """Requests per period and feature over the window."""
+    t = result.data.over_time.assign(name=lambda f: f.feature.map(result.data.names))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    if t.empty:
+        ax.text(0.5, 0.5, "No requests in the window", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    t["period"] = pd.to_datetime(t["period"])
+    sns.lineplot(t, x="period", y="requests", hue="name", marker="o", ax=ax)
+    ax.set_title("Requests over time")
+    ax.set_xlabel("")
+    ax.legend(title="")
+    fig.tight_layout()
+    return fig
+
+
+def adoption_curve_figure(curve: pd.DataFrame):
+    """Cumulative share of active accounts using each feature, by week since release."""
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    if curve.empty:
+        ax.text(0.5, 0.5, "No released feature to show", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    sns.lineplot(
+        curve.assign(pct=curve.adoption * 100), x="weeks_since_release", y="pct", hue="name", ax=ax
+    )
+    ax.set_title("Adoption since release (share of active accounts that have used it)")
+    ax.set_xlabel("weeks since release")
+    ax.set_ylabel("%")
+    ax.legend(title="")
+    fig.tight_layout()
+    return fig
