@@ -60,7 +60,7 @@ class CustomerSegmentation(_Section):
             "nps",
             "requests",
         ]
-    ] = Field(default=["recency", "frequency", "intensity", "breadth"], min_length=1)
+    ] = Field(default=["frequency", "intensity", "breadth", "nps"], min_length=1)
     k: Annotated[int, Field(ge=2, le=20)] | None = None
     k_min: Annotated[int, Field(ge=2, le=20)] = 2
     k_max: Annotated[int, Field(ge=2, le=20)] = 8
