@@ -32,10 +32,14 @@ def test_demo_warehouse_passes_every_check(demo_path):
 def test_dropped_column_duplicate_key_and_nps_11_are_each_named(broken):
     con = duckdb.connect(str(broken))
     con.execute("ALTER TABLE accounts DROP COLUMN industry")
-    con.execute("INSERT INTO accounts SELECT * FROM accounts WHERE account_id IN "
-                "(SELECT account_id FROM accounts ORDER BY account_id LIMIT 3)")
-    con.execute("UPDATE nps_responses SET score = 11 WHERE response_id IN "
-                "(SELECT response_id FROM nps_responses ORDER BY response_id LIMIT 5)")
+    con.execute(
+        "INSERT INTO accounts SELECT * FROM accounts WHERE account_id IN "
+        "(SELECT account_id FROM accounts ORDER BY account_id LIMIT 3)"
+    )
+    con.execute(
+        "UPDATE nps_responses SET score = 11 WHERE response_id IN "
+        "(SELECT response_id FROM nps_responses ORDER BY response_id LIMIT 5)"
+    )
     con.close()
     with connect(broken) as wh:
         found = check(wh)
@@ -50,8 +54,10 @@ def test_missing_table_wrong_type_and_null_key_are_errors(broken):
     con = duckdb.connect(str(broken))
     con.execute("DROP TABLE features")
     con.execute("ALTER TABLE accounts ALTER seats TYPE VARCHAR")
-    con.execute("UPDATE feature_requests SET request_id = NULL WHERE request_id IN "
-                "(SELECT request_id FROM feature_requests ORDER BY 1 LIMIT 2)")
+    con.execute(
+        "UPDATE feature_requests SET request_id = NULL WHERE request_id IN "
+        "(SELECT request_id FROM feature_requests ORDER BY 1 LIMIT 2)"
+    )
     con.close()
     with connect(broken) as wh:
         found = check(wh)
@@ -64,13 +70,18 @@ def test_missing_table_wrong_type_and_null_key_are_errors(broken):
 def test_orphans_negative_values_and_future_timestamps_are_counted(broken):
     con = duckdb.connect(str(broken))
     expected_orphans = con.execute(
-        "SELECT count(*) FROM events WHERE account_id = 'acc-000001'").fetchone()[0]
+        "SELECT count(*) FROM events WHERE account_id = 'acc-000001'"
+    ).fetchone()[0]
     con.execute("DELETE FROM accounts WHERE account_id = 'acc-000001'")
     con.execute("UPDATE accounts SET arr = -1 WHERE account_id = 'acc-000002'")
-    con.execute("UPDATE feature_requests SET importance = 4 WHERE request_id IN "
-                "(SELECT request_id FROM feature_requests ORDER BY 1 LIMIT 4)")
+    con.execute(
+        "UPDATE feature_requests SET importance = 4 WHERE request_id IN "
+        "(SELECT request_id FROM feature_requests ORDER BY 1 LIMIT 4)"
+    )
     con.execute("UPDATE events SET ts = TIMESTAMP '2031-01-01' WHERE account_id = 'acc-000003'")
-    future = con.execute("SELECT count(*) FROM events WHERE account_id = 'acc-000003'").fetchone()[0]
+    future = con.execute("SELECT count(*) FROM events WHERE account_id = 'acc-000003'").fetchone()[
+        0
+    ]
     con.close()
     with connect(broken) as wh:
         found = check(wh, now=dt.datetime(2026, 11, 26))

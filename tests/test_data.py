@@ -30,8 +30,11 @@ def _count(wh, table):
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_a_folder_of_files_is_a_source(exported, demo_path, fmt):
-    expected = duckdb.connect(str(demo_path), read_only=True).execute(
-        "SELECT count(*) FROM events WHERE product_area = 'admin'").fetchone()[0]
+    expected = (
+        duckdb.connect(str(demo_path), read_only=True)
+        .execute("SELECT count(*) FROM events WHERE product_area = 'admin'")
+        .fetchone()[0]
+    )
     with connect(exported / fmt) as wh:
         ev = wh.table("events")
         assert ev.filter(ev.product_area == "admin").count().to_pyarrow().as_py() == expected

@@ -63,8 +63,9 @@ def test_planted_personas_drive_usage_nps_and_churn(demo_path, demo_truth):
     nps = _sql(demo_path, "SELECT account_id, avg(score) AS nps FROM nps_responses GROUP BY 1")
     acc = _sql(demo_path, "SELECT account_id, churned_at IS NOT NULL AS churned FROM accounts")
     df = acc.merge(usage, how="left").merge(nps, how="left").join(persona, on="account_id")
-    by = df.groupby("persona").agg(n=("n", "median"), nps=("nps", "mean"),
-                                   churn=("churned", "mean"))
+    by = df.groupby("persona").agg(
+        n=("n", "median"), nps=("nps", "mean"), churn=("churned", "mean")
+    )
     assert by.loc["power", "n"] > 3 * by.loc["casual", "n"]
     assert by.loc["power", "nps"] > by.loc["fading", "nps"] + 3
     assert by.loc["fading", "churn"] > 3 * by.loc["power", "churn"]
@@ -74,8 +75,11 @@ def test_planted_demand_difference_reverses_for_starter_accounts(demo_path, demo
     area = "analytics"
     truth = demo_truth["demand"][area]
     a, b = truth["differ"]["a"], truth["differ"]["b"]
-    req = _sql(demo_path, "SELECT DISTINCT r.account_id, r.feature, a.plan FROM feature_requests r"
-                          " JOIN accounts a USING (account_id)")
+    req = _sql(
+        demo_path,
+        "SELECT DISTINCT r.account_id, r.feature, a.plan FROM feature_requests r"
+        " JOIN accounts a USING (account_id)",
+    )
     plans = _sql(demo_path, "SELECT plan, count(*) AS n FROM accounts GROUP BY 1").set_index("plan")
     share = req.groupby(["feature", "plan"]).size().unstack() / plans.n
     overall = req.groupby("feature").size() / plans.n.sum()
@@ -87,13 +91,16 @@ def test_planted_demand_difference_reverses_for_starter_accounts(demo_path, demo
 
 def test_level_shift_raises_daily_active_accounts_at_the_planted_date(demo_path, demo_truth):
     shift = demo_truth["level_shift"]["analytics"]
-    daily = _sql(demo_path, "SELECT CAST(ts AS DATE) AS d, count(DISTINCT account_id) AS n "
-                            "FROM events WHERE product_area = 'analytics' GROUP BY 1")
+    daily = _sql(
+        demo_path,
+        "SELECT CAST(ts AS DATE) AS d, count(DISTINCT account_id) AS n "
+        "FROM events WHERE product_area = 'analytics' GROUP BY 1",
+    )
     daily["d"] = pd.to_datetime(daily["d"])
     date = pd.Timestamp(shift["date"])
     weekdays = daily[daily.d.dt.day_of_week < 5].set_index("d").n.sort_index()
-    before = weekdays[date - pd.Timedelta(days=28): date - pd.Timedelta(days=1)].mean()
-    after = weekdays[date: date + pd.Timedelta(days=27)].mean()
+    before = weekdays[date - pd.Timedelta(days=28) : date - pd.Timedelta(days=1)].mean()
+    after = weekdays[date : date + pd.Timedelta(days=27)].mean()
     assert after / before > 1.2
 
 
@@ -121,7 +128,9 @@ def test_a_failed_generation_leaves_an_existing_warehouse_untouched(tmp_path):
 
 
 def test_users_belong_to_their_account(demo_path):
-    bad = _sql(demo_path, "SELECT count(*) AS n FROM events "
-                          "WHERE NOT starts_with(user_id, account_id || '-u')")
+    bad = _sql(
+        demo_path,
+        "SELECT count(*) AS n FROM events WHERE NOT starts_with(user_id, account_id || '-u')",
+    )
     assert bad.n[0] == 0
     assert np.isfinite(_sql(demo_path, "SELECT sum(value) AS v FROM events").v[0])

@@ -35,11 +35,26 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 
 
 def test_design_card_packages_are_dependencies():
-    deps = {re.split(r"[<>=\[ ]", d)[0].lower() for d in tomllib.loads(
-        (ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
-    for pkg in ["jupyterlab", "papermill", "pandas", "seaborn", "statsmodels", "nbval", "voila",
-                "ipykernel", "duckdb", "ibis-framework", "pyarrow", "pydantic", "pyyaml",
-                "scikit-learn"]:
+    deps = {
+        re.split(r"[<>=\[ ]", d)[0].lower()
+        for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    for pkg in [
+        "jupyterlab",
+        "papermill",
+        "pandas",
+        "seaborn",
+        "statsmodels",
+        "nbval",
+        "voila",
+        "ipykernel",
+        "duckdb",
+        "ibis-framework",
+        "pyarrow",
+        "pydantic",
+        "pyyaml",
+        "scikit-learn",
+    ]:
         assert pkg in deps, pkg
 
 
@@ -58,9 +73,13 @@ def _declared_parameters(name: str) -> set[str]:
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1, f"{name}: needs exactly one cell tagged `parameters`"
     tree = ast.parse(cells[0].source)
-    return {t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
-            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(t, ast.Name)}
+    return {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
+    }
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -70,8 +89,10 @@ def test_every_params_key_is_a_declared_parameter_of_its_notebook(name):
     section = set(TeamParams.model_fields[name].annotation.model_fields)
     assert shared <= declared
     assert section <= declared, f"{name} lacks parameters {sorted(section - declared)}"
-    for path in [ROOT / "params" / "_defaults.yaml",
-                 *(ROOT / "params" / f"{t}.yaml" for t in known_teams(ROOT / "params"))]:
+    for path in [
+        ROOT / "params" / "_defaults.yaml",
+        *(ROOT / "params" / f"{t}.yaml" for t in known_teams(ROOT / "params")),
+    ]:
         keys = (yaml.safe_load(path.read_text()) or {}).get(name) or {}
         assert set(keys) <= declared, f"{path.name}: {sorted(set(keys) - declared)}"
 

@@ -43,8 +43,11 @@ def test_typo_in_a_top_level_key_is_suggested(workbook_root):
 
 def test_wrong_type_names_the_expected_type(workbook_root):
     _write(workbook_root, "t1", "customer_segmentation:\n  lookback_days: ninety\n")
-    with pytest.raises(WorkbookError, match=r"customer_segmentation.lookback_days` must be a "
-                                            r"whole number, not 'ninety'"):
+    with pytest.raises(
+        WorkbookError,
+        match=r"customer_segmentation.lookback_days` must be a "
+        r"whole number, not 'ninety'",
+    ):
         load_team("t1")
 
 
@@ -55,8 +58,11 @@ def test_wrong_choice_lists_the_allowed_values(workbook_root):
 
 
 def test_unknown_team_lists_known_teams(workbook_root):
-    with pytest.raises(WorkbookError, match=r"unknown team 'analytix' \(did you mean "
-                                            r"'analytics'\?\); known teams: admin, analytics"):
+    with pytest.raises(
+        WorkbookError,
+        match=r"unknown team 'analytix' \(did you mean "
+        r"'analytics'\?\); known teams: admin, analytics",
+    ):
         load_team("analytix")
 
 

@@ -322,7 +322,7 @@ def plan(
 _warm: dict[str, Any] = {}
 
 
-def _start_kernel(cwd: str):
+def _start_kernel(cwd: str, started: Callable[[Any], None] | None = None):
     from jupyter_client.manager import KernelManager
 
     # IPC sockets instead of TCP ports: parallel kernel starts cannot race for a port,
@@ -335,6 +335,8 @@ def _start_kernel(cwd: str):
         ip=str(sock_dir / f"k-{os.getpid()}-{uuid.uuid4().hex[:8]}"),
     )
     km.start_kernel(cwd=cwd)
+    if started:
+        started(km)
     kc = km.blocking_client()
     kc.start_channels()
     try:
@@ -349,18 +351,17 @@ def _start_kernel(cwd: str):
 
 def _prepare_next(cwd: str) -> None:
     """Start and warm the next kernel in the background while this worker runs a notebook."""
+    ready = threading.Event()
 
     def work():
         try:
-            _warm["km"] = _start_kernel(cwd)
+            _warm["km"] = _start_kernel(cwd, started=lambda km: _warm.update(starting=km))
         except Exception as exc:  # fall back to a cold start in the job itself
             _warm["error"] = exc
         finally:
-            _warm["ready"].set()
+            ready.set()
 
-    _warm["ready"] = threading.Event()
-    _warm.pop("km", None)
-    _warm.pop("error", None)
+    _warm.update(ready=ready, km=None, starting=None, error=None)
     threading.Thread(target=work, daemon=True).start()
 
 
@@ -374,22 +375,22 @@ def _worker_init(cwd: str, env: dict[str, str]) -> None:
 
 
 def _shutdown_warm() -> None:
-    ready = _warm.get("ready")
-    if ready:
-        ready.wait(30)
-    km = _warm.pop("km", None)
+    """At worker exit: stop the spare kernel at once, even if it is still warming up."""
+    km = _warm.get("km") or _warm.get("starting")
     if km is not None:
         with contextlib.suppress(Exception):
             km.shutdown_kernel(now=True)
 
 
-def _take_kernel(cwd: str):
+def _take_kernel(cwd: str, prewarm_next: bool):
     ready = _warm.get("ready")
     km = None
     if ready is not None:
         ready.wait(300)
-        km = _warm.pop("km", None)
-    _prepare_next(cwd)  # the next job's kernel starts now, in parallel with this one
+        km = _warm.get("km")
+    _warm.update(ready=None, km=None, starting=None)
+    if prewarm_next:  # the next job's kernel starts now, in parallel with this one
+        _prepare_next(cwd)
     return km or _start_kernel(cwd)
 
 
@@ -412,7 +413,7 @@ def _execute(job: dict, events) -> dict:
                 events.put(("cell", job["team"], job["notebook"], index, total, source))
 
     try:
-        km = _take_kernel(cwd)
+        km = _take_kernel(cwd, job.get("prewarm_next", False))
         pid = getattr(getattr(km, "provisioner", None), "process", None)
 
         def kill():
@@ -722,7 +723,9 @@ def _run_jobs(pending, live, jobs, notify) -> None:
             initargs=(str(paths.notebooks_dir()), env),
         ) as pool:
             futures = {}
-            for job in pending:
+            for i, job in enumerate(pending):
+                # the last `workers` jobs need no spare kernel after them
+                job["prewarm_next"] = i < len(pending) - workers
                 notify("queued", job["team"], job["notebook"], "")
                 futures[pool.submit(_job_entry, job, events)] = job
             for fut in _as_completed(futures):

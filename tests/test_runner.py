@@ -1,0 +1,315 @@
+"""The runner: parallel, isolated failures, run records, atomic latest, locks, incremental."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from helpers import runner
+from helpers.params import NOTEBOOKS
+
+pytestmark = pytest.mark.slow
+
+# A tiny stand-in for each real notebook: records a table and an answer, and can be told
+# through the environment to fail, sleep or kill its own kernel.
+_BODY = """
+import os, time, signal
+import pandas as pd
+from helpers.results import Recorder
+rec = Recorder(run_dir, NAME)
+time.sleep(float(os.environ.get("WB_SLEEP", "0")))
+if os.environ.get("WB_FAIL_TEAM") == team:
+    raise ValueError("planted failure for " + team)
+if os.environ.get("WB_KILL_TEAM") == team:
+    os.kill(os.getpid(), signal.SIGKILL)
+rec.table("rows", pd.DataFrame({"team": [team], "as_of": [as_of]}))
+rec.answer(["answer for " + team])
+"""
+
+
+@pytest.fixture
+def tiny_notebooks(tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in NOTEBOOKS:
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell(
+            'team = "analytics"\nproduct_area = "analytics"\nsource = "data/demo.duckdb"\n'
+            'as_of = None\nrun_dir = ""'
+        )
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params, nbformat.v4.new_code_cell(_BODY.replace("NAME", repr(name)))]
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    monkeypatch.setenv("WORKBOOK_NOTEBOOKS", str(folder))
+    for var in ("WB_SLEEP", "WB_FAIL_TEAM", "WB_KILL_TEAM"):
+        monkeypatch.delenv(var, raising=False)
+    return folder
+
+
+def _cli(*args, env=None, **kw):
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
+
+
+def _latest(root, team):
+    link = root / "outputs" / team / "latest"
+    return link.resolve() if link.exists() else None
+
+
+def test_parallel_run_of_four_teams_records_every_run(workbook_root, tiny_notebooks):
+    results = runner.run(
+        ["admin", "analytics", "collaboration", "integrations"], notebooks=["metric_trends"], jobs=2
+    )
+    assert [r.status for r in results] == ["succeeded"] * 4
+    for team in ["admin", "analytics", "collaboration", "integrations"]:
+        run_dir = _latest(workbook_root, team)
+        assert (run_dir / "metric_trends.ipynb").exists()
+        assert (run_dir / "metric_trends.html").exists()
+        assert (run_dir / "tables" / "metric_trends" / "rows.parquet").exists()
+        assert json.loads((run_dir / "answers" / "metric_trends.json").read_text())["answer"] == [
+            f"answer for {team}"
+        ]
+        html = (run_dir / "metric_trends.html").read_text()
+        assert "Recorder(run_dir" not in html  # code cells are left out of the PM's copy
+
+
+def test_manifest_holds_every_field(workbook_root, tiny_notebooks, demo_path):
+    runner.run(["analytics"], notebooks=["feature_demand"], jobs=1)
+    m = json.loads((_latest(workbook_root, "analytics") / "manifest.json").read_text())
+    for key in [
+        "team",
+        "as_of",
+        "run_id",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "helpers_version",
+        "git_commit",
+        "data_fingerprint",
+        "params",
+        "notebooks",
+    ]:
+        assert key in m, key
+    assert m["team"] == "analytics" and m["status"] == "succeeded" and m["as_of"] == "2026-10-31"
+    import duckdb
+
+    rows = (
+        duckdb.connect(str(demo_path), read_only=True)
+        .execute("SELECT count(*) FROM events")
+        .fetchone()[0]
+    )
+    assert m["data_fingerprint"]["events"]["rows"] == rows
+    (entry,) = m["notebooks"]
+    for key in [
+        "notebook",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "error",
+        "parameters",
+    ]:
+        assert key in entry, key
+    assert entry["parameters"]["features"][0] == "ai_insights"
+    assert entry["duration_s"] > 0 and entry["error"] is None
+
+
+def test_a_failing_team_is_isolated_and_keeps_its_latest(
+    workbook_root, tiny_notebooks, monkeypatch
+):
+    first = _cli("run", "--team", "admin", "--team", "analytics", "--notebook", "metric_trends")
+    assert first.returncode == 0, first.stderr
+    admin_before = _latest(workbook_root, "admin")
+    analytics_before = _latest(workbook_root, "analytics")
+    second = _cli(
+        "run",
+        "--team",
+        "admin",
+        "--team",
+        "analytics",
+        "--notebook",
+        "metric_trends",
+        "--force",
+        env={"WB_FAIL_TEAM": "admin"},
+    )
+    assert second.returncode == 1
+    assert "planted failure for admin" in second.stdout
+    assert _latest(workbook_root, "admin") == admin_before
+    assert _latest(workbook_root, "analytics") != analytics_before
+    failed_run = (workbook_root / "outputs" / "admin" / "2026-10-31").resolve()
+    m = json.loads((failed_run / "manifest.json").read_text())
+    assert m["status"] == "failed"
+    assert "ValueError: planted failure" in m["notebooks"][0]["error"]
+    nb = nbformat.read(failed_run / "metric_trends.ipynb", as_version=4)
+    assert any(o.get("ename") == "ValueError" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_invalid_team_fails_before_any_kernel_while_others_run(workbook_root, tiny_notebooks):
+    (workbook_root / "params" / "broken.yaml").write_text("metric_trends:\n  grian: day\n")
+    results = runner.run(["broken", "analytics"], notebooks=["metric_trends"], jobs=1)
+    by_team = {r.team: r for r in results}
+    assert by_team["broken"].status == "failed"
+    assert "did you mean 'grain'" in by_team["broken"].error
+    assert not (workbook_root / "outputs" / "broken").exists()
+    assert by_team["analytics"].status == "succeeded"
+
+
+def test_unknown_feature_fails_before_any_kernel_naming_the_nearest(workbook_root, tiny_notebooks):
+    (workbook_root / "params" / "analytics.yaml").write_text(
+        "feature_demand:\n  features: [ai_insight, dark_mode]\n"
+    )
+    (result,) = runner.run(["analytics"], notebooks=["feature_demand"])
+    assert result.status == "failed"
+    assert "unknown feature 'ai_insight'" in result.error and "'ai_insights'" in result.error
+    assert not (workbook_root / "outputs" / "analytics").exists()
+
+
+def test_unchanged_rerun_is_skipped_and_force_reruns(workbook_root, tiny_notebooks):
+    runner.run(["analytics"], notebooks=["metric_trends"])
+    first = _latest(workbook_root, "analytics")
+    (again,) = runner.run(["analytics"], notebooks=["metric_trends"])
+    assert again.status == "up to date"
+    assert _latest(workbook_root, "analytics") == first
+    (forced,) = runner.run(["analytics"], notebooks=["metric_trends"], force=True)
+    assert forced.status == "succeeded"
+    assert _latest(workbook_root, "analytics") != first
+
+
+def test_changed_parameters_rerun_only_that_notebook(workbook_root, tiny_notebooks):
+    runner.run(["analytics"], notebooks=["metric_trends", "feature_demand"])
+    path = workbook_root / "params" / "analytics.yaml"
+    path.write_text(path.read_text() + "\nmetric_trends:\n  grain: day\n")
+    results = {
+        r.notebook: r.status
+        for r in runner.run(["analytics"], notebooks=["metric_trends", "feature_demand"])
+    }
+    assert results == {"metric_trends": "succeeded", "feature_demand": "up to date"}
+    run_dir = _latest(workbook_root, "analytics")
+    assert (run_dir / "tables" / "feature_demand" / "rows.parquet").exists()  # carried over
+
+
+def test_retry_failed_reruns_only_what_failed(workbook_root, tiny_notebooks, monkeypatch):
+    monkeypatch.setenv("WB_FAIL_TEAM", "analytics")
+    runner.run(["analytics", "admin"], notebooks=["metric_trends"])
+    monkeypatch.delenv("WB_FAIL_TEAM")
+    results = {
+        r.team: r.status
+        for r in runner.run(["analytics", "admin"], notebooks=["metric_trends"], retry_failed=True)
+    }
+    assert results == {"analytics": "succeeded", "admin": "up to date"}
+
+
+def test_a_kernel_that_dies_is_reported_as_such(workbook_root, tiny_notebooks, monkeypatch):
+    monkeypatch.setenv("WB_KILL_TEAM", "analytics")
+    (result,) = runner.run(["analytics"], notebooks=["metric_trends"])
+    assert result.status == "failed"
+    assert "kernel died" in result.error
+    assert _latest(workbook_root, "analytics") is None
+
+
+def test_timeout_stops_the_notebook(workbook_root, tiny_notebooks, monkeypatch):
+    path = workbook_root / "params" / "analytics.yaml"
+    path.write_text(path.read_text() + "\ntimeout_minutes: 0.05\n")
+    monkeypatch.setenv("WB_SLEEP", "30")
+    t0 = time.monotonic()
+    (result,) = runner.run(["analytics"], notebooks=["metric_trends"])
+    assert result.status == "failed" and "timed out after 0.05 minutes" in result.error
+    assert time.monotonic() - t0 < 25
+
+
+def test_a_second_concurrent_run_is_refused(workbook_root, tiny_notebooks):
+    slow = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "run",
+            "--team",
+            "analytics",
+            "--notebook",
+            "metric_trends",
+        ],
+        env={**os.environ, "WB_SLEEP": "8"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock = workbook_root / "outputs" / "analytics" / ".lock-2026-10-31"
+    for _ in range(200):
+        if lock.exists():
+            break
+        time.sleep(0.1)
+    second = _cli("run", "--team", "analytics", "--notebook", "metric_trends", "--force")
+    out, _ = slow.communicate(timeout=120)
+    assert second.returncode == 1
+    assert "already being run by process" in second.stdout
+    assert slow.returncode == 0, out
+    assert not lock.exists()
+
+
+def test_sigkill_mid_run_keeps_latest_complete_and_a_rerun_completes(workbook_root, tiny_notebooks):
+    assert _cli("run", "--team", "analytics", "--notebook", "metric_trends").returncode == 0
+    good = _latest(workbook_root, "analytics")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "run",
+            "--team",
+            "analytics",
+            "--notebook",
+            "metric_trends",
+            "--force",
+        ],
+        env={**os.environ, "WB_SLEEP": "20"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    runs = workbook_root / "outputs" / "analytics" / "runs"
+    for _ in range(300):
+        if len(list(runs.iterdir())) == 2:
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _latest(workbook_root, "analytics") == good
+    m = json.loads((good / "manifest.json").read_text())
+    assert m["status"] == "succeeded"
+    history = {r["run_id"]: r["status"] for r in runner.history("analytics")}
+    assert "interrupted" in history.values()
+    rerun = _cli("run", "--team", "analytics", "--notebook", "metric_trends", "--force")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert _latest(workbook_root, "analytics") != good
+
+
+def test_history_and_prune_never_remove_latest(workbook_root, tiny_notebooks):
+    for _ in range(3):
+        runner.run(["analytics"], notebooks=["metric_trends"], force=True)
+    latest = _latest(workbook_root, "analytics")
+    rows = runner.history("analytics")
+    assert len(rows) == 3 and sum(r["latest"] for r in rows) == 1
+    removed = runner.prune(1, "analytics")
+    assert len(removed) == 2
+    assert _latest(workbook_root, "analytics") == latest
+    assert (latest / "manifest.json").exists()
