@@ -269,8 +269,8 @@ def load_demand(
 
     index = pd.Index(accounts["account_id"], name="account_id")
     cols = pd.Index(features, name="feature")
-    asked = per.assign(one=True).pivot(index="account_id", columns="feature", values="one")
-    asked = asked.reindex(index=index, columns=cols).fillna(False).astype(bool)
+    asked = per.pivot(index="account_id", columns="feature", values="requests")
+    asked = asked.reindex(index=index, columns=cols).notna()
     imp = per.pivot(index="account_id", columns="feature", values="importance")
     imp = imp.reindex(index=index, columns=cols).fillna(0).astype(float).clip(0, 3)
     first = per.pivot(index="account_id", columns="feature", values="first")
@@ -400,8 +400,8 @@ def mcnemar_pairs(asked: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def _holm(p: np.ndarray, alpha: float) -> np.ndarray:
-    if len(p) == 0:
-        return p
+    if len(p) <= 1:  # Holm over one test is the test itself (and multipletests runs gc.collect)
+        return np.minimum(np.asarray(p, dtype=float), 1.0)
     return multipletests(p, alpha=alpha, method="holm")[1]
 
 
