@@ -256,6 +256,25 @@ def test_adoption_share_equals_plain_pandas_count(wh, as_of, demo_path, raw):
     assert table.loc["alerts", "adoption"] == pytest.approx(expected)
 
 
+def test_segment_breakdown_falls_back_to_plan_without_a_segmentation_run(wh, as_of, workbook_root):
+    data = demand.load_demand(wh, AREA, FEATURES[:2], as_of=as_of, segment_by="segment", team=AREA)
+    assert data.segment_by == "plan"
+    assert any("no recorded segmentation run" in n.lower() for n in data.notes)
+
+
+def test_segment_breakdown_uses_the_latest_segmentation_assignments(wh, as_of, workbook_root):
+    folder = workbook_root / "outputs" / AREA / "latest" / "tables" / "customer_segmentation"
+    folder.mkdir(parents=True)
+    ids = wh.table("accounts").select("account_id").to_pandas().account_id
+    labels = np.where(np.arange(len(ids)) % 2 == 0, "Champions", "At risk")
+    pd.DataFrame({"account_id": ids, "rfm_segment": labels}).to_parquet(
+        folder / "assignments.parquet"
+    )
+    data = demand.load_demand(wh, AREA, FEATURES[:2], as_of=as_of, segment_by="segment", team=AREA)
+    assert data.segment_by == "segment"
+    assert set(data.accounts.segment) == {"Champions", "At risk"}
+
+
 # --------------------------------------------------------------------------- clear messages
 
 
