@@ -359,7 +359,10 @@ def _finish_features(
     ]
     out = df[cols].sort_values("account_id", kind="stable").reset_index(drop=True)
     out.attrs.update(
-        as_of=as_of, lookback_days=lookback_days, monetary=monetary, released_features=n_released
+        as_of=as_of.isoformat(),
+        lookback_days=lookback_days,
+        monetary=monetary,
+        released_features=n_released,
     )
     return out
 
@@ -418,15 +421,20 @@ def rfm_rules_table(rules: list[dict[str, Any]] | None = None) -> pd.DataFrame:
 
 
 def _quintile(values: pd.Series, ids: pd.Series, *, higher_is_better: bool) -> np.ndarray:
-    """Scores 1–5 by quintile of rank; ties broken by account_id so results never vary."""
+    """Scores 1–5: quintiles of the rank, ties broken by account_id so results never vary.
+
+    Rank r = 1..n, worst value first; score = ceil(5 (r - 1) / (n - 1)), at least 1: the
+    same bins as ``pd.qcut(rank, 5)``, in integer arithmetic so no bin edge is left to
+    floating point.
+    """
     frame = pd.DataFrame({"v": values.to_numpy(), "id": ids.to_numpy()})
-    # worst first: position 0 holds the worst value
     order = frame.sort_values(
         ["v", "id"], ascending=[higher_is_better, True], kind="stable"
     ).index.to_numpy()
     n = len(frame)
+    r = np.arange(1, n + 1)
     scores = np.empty(n, dtype=np.int64)
-    scores[order] = np.arange(n) * 5 // n + 1
+    scores[order] = np.maximum(1, -(-5 * (r - 1) // max(n - 1, 1)))
     return scores
 
 
@@ -482,7 +490,8 @@ def rfm_segments(
     """RFM scores (1–5 by quintile) and named segments for the current accounts.
 
     Scores: accounts are sorted by the value (worst first: highest recency, lowest
-    frequency and monetary), ties by ``account_id``; score = ``floor((rank-1)*5/n) + 1``.
+    frequency and monetary), ties by ``account_id``; the score is the quintile of that
+    rank (``pd.qcut(rank, 5)``).
     FM is the mean of the F and M scores. The first rule whose R and FM ranges hold
     names the segment.
 
@@ -962,6 +971,7 @@ class Movement:
     by: str
     previous_as_of: dt.date | None = None
     message: str | None = None
+    ordered: bool = False
 
     @property
     def ok(self) -> bool:
@@ -975,23 +985,29 @@ class Movement:
         return pd.DataFrame({"then": then, "now": now, "change": now - then})
 
     def summary(self, n: int = 3) -> list[str]:
-        """The moves that matter, in words."""
+        """The moves that matter, in words: the biggest slips first, then the biggest gain."""
         if not self.ok:
             return [self.message]
         when = f"since {self.previous_as_of}" if self.previous_as_of else "since last period"
         worse = self.moves[self.moves["worse"]]
-        out = []
+        ranked = self.ordered
+        what = "moved to a worse segment or churned" if ranked else "churned"
         if worse.empty:
-            out.append(f"No account moved to a worse segment {when}.")
+            out = [f"No account {what} {when}."]
         else:
-            out.append(
+            out = [
                 f"{int(worse['accounts'].sum())} accounts ({_money(worse['arr'].sum())} ARR) "
-                f"moved to a worse segment or churned {when}."
-            )
-        for row in self.moves.head(n).itertuples():
+                f"{what} {when}."
+            ]
+        better = self.moves[~self.moves["worse"]]
+        picks = [
+            *worse.head(n - 1 if len(better) else n).itertuples(),
+            *better.head(1).itertuples(),
+        ]
+        for row in picks:
             out.append(
-                f"{row.accounts} accounts, {_money(row.arr)} ARR, moved from "
-                f"{row.from_} to {row.to}."
+                f"{row.accounts} accounts, {_money(row.arr)} ARR, moved from {row.from_} to "
+                f"{row.to}."
             )
         return out
 
@@ -1066,7 +1082,7 @@ def segment_movement(
 
     moves["worse"] = [worse(a, b) for a, b in zip(moves["from_"], moves["to"], strict=True)]
     moves = moves.sort_values(["arr", "accounts"], ascending=False, kind="stable")
-    return Movement(acc, arr, moves.reset_index(drop=True), by, previous_as_of)
+    return Movement(acc, arr, moves.reset_index(drop=True), by, previous_as_of, ordered=bool(order))
 
 
 # --------------------------------------------------------------------------- the whole analysis
@@ -1235,7 +1251,7 @@ def answer_sentences(seg: Segmentation) -> list[str]:
     summ = seg.summaries[by]
     top = summ.index[0]
     out.append(
-        f"{top} holds the most ARR: {int(summ.loc[top, 'accounts'])} accounts, "
+        f"The {top} segment holds the most ARR: {int(summ.loc[top, 'accounts'])} accounts, "
         f"{_money(summ.loc[top, 'arr'])} ({summ.loc[top, 'arr_share']:.0%} of ARR)."
     )
     mv = seg.movements.get(by)

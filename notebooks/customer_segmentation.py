@@ -1,0 +1,204 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+team = "analytics"  # product team (a params/<team>.yaml)
+product_area = "analytics"  # the team's product area: only its events and features count
+source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env:VARIABLE
+as_of = None  # analysis date (YYYY-MM-DD); None: the day of the latest event
+run_dir = ""  # run folder to record results into; "" records nothing
+lookback_days = 90  # activity window ending at as_of, in days
+previous_period_days = 30  # movement compares as_of with as_of minus this many days
+method = "both"  # rfm, clusters or both
+monetary = "arr"  # RFM's M: arr, or event_value (sum of the events' value)
+cluster_features = ["frequency", "intensity", "breadth", "nps"]  # features the clusters use
+k = None  # fixed number of clusters; None picks k by silhouette over k_min..k_max
+k_min = 2  # smallest k tried
+k_max = 8  # largest k tried
+stability_runs = 20  # bootstrap refits for the cluster stability score
+rfm_rules = None  # None: the standard RFM rule table; or a list of rules (see docs)
+seed = 42  # seeds k-means and the bootstrap
+
+# %% [markdown]
+# # Customer segmentation
+#
+# **Who are our customers in this product area, which groups matter, and who is slipping?**
+#
+# Every current account is scored on recency, frequency and money (RFM, eleven named
+# segments) and grouped by how it uses the area (behavioural clusters). We show how
+# stable the clusters are, and which accounts and how much ARR moved between segments
+# since the previous period.
+
+# %%
+# ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
+from IPython.display import Markdown, display
+
+from helpers import report
+from helpers.data import connect, resolve_as_of
+from helpers.plots import segmentation as splots
+from helpers.plots import use_style
+from helpers.results import Recorder
+from helpers.segmentation import segment
+
+use_style()
+wh = connect(source)
+as_of = resolve_as_of(wh, as_of)
+rec = Recorder(run_dir, "customer_segmentation")
+seg = segment(
+    wh,
+    product_area=product_area,
+    as_of=as_of,
+    lookback_days=lookback_days,
+    previous_period_days=previous_period_days,
+    method=method,
+    monetary=monetary,
+    cluster_features=cluster_features,
+    k=k,
+    k_min=k_min,
+    k_max=k_max,
+    stability_runs=stability_runs,
+    rfm_rules=rfm_rules,
+    seed=seed,
+)
+
+
+def note(lines):
+    """Show plain sentences (a result's summary or why it is missing)."""
+    display(Markdown("\n".join(f"- {s}" for s in lines)))
+
+
+# %%
+answer = seg.summary()
+report.show_answer(answer, title=f"The answer for {team} at {as_of}")
+rec.answer(
+    answer,
+    as_of=as_of,
+    product_area=product_area,
+    current_accounts=len(seg.assignments),
+    method=method,
+)
+
+# %% [markdown]
+# ## The accounts and their features
+# Features over the window ending at `as_of`: recency (days since the last event),
+# frequency (active days), intensity (events per active day), breadth (share of the
+# area's released features used), monetary, tenure, NPS and open feature requests.
+# Churned accounts are not current customers: they only appear in the movement.
+
+# %%
+feats = seg.features
+display(feats.groupby("status").size().rename("accounts").to_frame())
+display(
+    feats[feats.status == "active"][
+        ["recency", "frequency", "intensity", "breadth", "monetary", "tenure", "nps", "requests"]
+    ]
+    .describe()
+    .T.round(2)
+)
+
+# %% [markdown]
+# ## RFM segments
+# Scores 1–5 by quintile (ties broken by account id), FM = mean of the F and M scores;
+# the first rule that matches names the segment. The rule table (override it with the
+# `rfm_rules` parameter):
+
+# %%
+if seg.rfm is not None:
+    display(seg.rfm.rules)
+    note(seg.rfm.summary())
+else:
+    note([f"RFM is off (method = {method!r})."])
+
+# %%
+if "rfm_segment" in seg.summaries:
+    display(seg.summaries["rfm_segment"].round(3))
+    fig = splots.size_and_arr_bars(seg.summaries["rfm_segment"], title="RFM segments")
+    rec.figure("rfm_segments", fig)
+
+# %% [markdown]
+# ## Behavioural clusters
+# Features standardised (counts per day, seats, money and tenure logged first), k-means
+# with a fixed seed, k by the best silhouette. Stability is the mean adjusted Rand index
+# between the clustering and refits on bootstrap resamples: below 0.6 unstable,
+# 0.6–0.75 doubtful, 0.75–0.85 stable, above 0.85 highly stable.
+
+# %%
+cl = seg.clusters
+if cl is not None:
+    note(cl.summary())
+else:
+    note([f"Clusters are off (method = {method!r})."])
+
+# %%
+if cl is not None and cl.ok:
+    display(cl.profile[["cluster", "cluster_name", "accounts", "description"]])
+    if cl.silhouette is not None and len(cl.silhouette) > 1:
+        rec.figure("silhouette", splots.silhouette_curve(cl.silhouette, cl.k))
+
+# %%
+if cl is not None and cl.ok:
+    rec.figure("cluster_profiles", splots.profile_heatmap(cl.profile, cl.features))
+    rec.figure("cluster_projection", splots.projection_scatter(cl.projection))
+
+# %%
+if "cluster_name" in seg.summaries:
+    display(seg.summaries["cluster_name"].round(3))
+    fig = splots.size_and_arr_bars(seg.summaries["cluster_name"], title="Clusters")
+    rec.figure("cluster_sizes", fig)
+
+# %% [markdown]
+# ## Who moved since the previous period
+# Segments at `as_of` against `as_of` minus `previous_period_days` (the same window
+# length; clusters of the earlier date are assigned with today's model, so names keep
+# their meaning). `new` = not yet a customer then; `churned` = churned since.
+
+# %%
+for by, mv in seg.movements.items():
+    display(Markdown(f"**{'RFM segments' if by == 'rfm_segment' else 'Clusters'}**"))
+    note(mv.summary())
+    if mv.ok:
+        rec.figure(
+            f"movement_{by}_accounts",
+            splots.transition_heatmap(mv.accounts, title="Accounts: then → now"),
+        )
+        rec.figure(
+            f"movement_{by}_arr",
+            splots.transition_heatmap(mv.arr, money=True, title="ARR: then → now"),
+        )
+if not seg.movements:
+    note(["No segmentation to compare: see the messages above."])
+
+# %% [markdown]
+# ## Exports
+# The assignments (for a CRM or follow-up) and the summary tables, as Parquet and CSV in
+# the run folder.
+
+# %%
+rec.table("assignments", seg.assignments, csv=True)
+rec.table("features", seg.features, csv=True)
+for by, table in seg.summaries.items():
+    rec.table(f"summary_{by}", table, csv=True)
+for by, mv in seg.movements.items():
+    if mv.ok:
+        rec.table(f"movement_{by}_accounts", mv.accounts, csv=True)
+        rec.table(f"movement_{by}_arr", mv.arr, csv=True)
+        rec.table(f"moves_{by}", mv.moves, csv=True)
+if seg.rfm is not None:
+    rec.table("rfm_rules", seg.rfm.rules, csv=True)
+seg.assignments.head(10)
+
+# %% [markdown]
+# ## Data quality
+
+# %%
+quality = report.show_quality(wh)
