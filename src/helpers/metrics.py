@@ -1,0 +1,614 @@
+"""The metric registry (``metrics.yaml``) and the per-period series of a metric, built in the engine.
+
+A metric is one entry of ``src/helpers/metrics.yaml`` (see ``docs/metrics.md``); any
+series of the source's optional ``metrics`` table is a metric too. This module is
+light to import (no plotting or statistics): the runner calls :func:`check_metric`
+before a kernel starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import paths
+from .errors import WorkbookError, check_choice, did_you_mean
+
+__all__ = [
+    "GRAINS",
+    "MetricSeries",
+    "MetricSpec",
+    "check_metric",
+    "known_metrics",
+    "metric_series",
+    "registry",
+    "segment_assignments",
+]
+
+#: Period lengths a series can be built at.
+GRAINS = ["day", "week", "month"]
+_TRUNC = {"day": "D", "week": "W", "month": "M"}
+_AGGREGATIONS = ["count", "count_distinct", "sum", "mean", "nps", "account_sum"]
+_AREAS = ["column", "feature", "accounts", "none"]
+_ACCOUNT_COLUMNS = ["plan", "region", "industry"]
+_SEGMENT_COLUMNS = ["rfm_segment", "cluster_name"]  # preference order in assignments.parquet
+_REGISTRY_FILE = Path(__file__).with_name("metrics.yaml")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: where its rows are, how a period aggregates them, how gaps are filled."""
+
+    name: str
+    label: str
+    table: str
+    time: str
+    aggregation: str
+    column: str | None = None
+    where: dict[str, Any] = field(default_factory=dict)
+    denominator: dict[str, Any] | None = None
+    scale: float = 1.0
+    kind: str = "count"
+    gaps: str = "zero"
+    area: str = "column"
+    unit: str = ""
+    needs: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def fill(self) -> float:
+        """The value of a period without rows: 0 for counts, NaN for rates."""
+        return 0.0 if self.gaps == "zero" else float("nan")
+
+
+def _spec(name: str, entry: dict[str, Any], where_from: str) -> MetricSpec:
+    def bad(msg: str) -> WorkbookError:
+        return WorkbookError(f"{where_from}: metric `{name}` {msg}")
+
+    if not isinstance(entry, dict):
+        raise bad("must be a mapping of fields")
+    known = set(MetricSpec.__dataclass_fields__) - {"name"}
+    for key in entry:
+        if key not in known:
+            raise bad(f"has an unknown field `{key}`{did_you_mean(key, known)}")
+    for key in ("table", "time", "aggregation"):
+        if not entry.get(key):
+            raise bad(f"needs the field `{key}`")
+    if entry["aggregation"] not in _AGGREGATIONS:
+        raise bad(
+            f"field `aggregation` must be one of {_AGGREGATIONS}, not {entry['aggregation']!r}"
+        )
+    if entry["aggregation"] != "count" and not entry.get("column"):
+        raise bad(f"needs the field `column` for aggregation {entry['aggregation']!r}")
+    kind = entry.get("kind", "count")
+    if kind not in ("count", "rate"):
+        raise bad(f"field `kind` must be 'count' or 'rate', not {kind!r}")
+    gaps = entry.get("gaps", "zero" if kind == "count" else "nan")
+    if gaps not in ("zero", "nan"):
+        raise bad(f"field `gaps` must be 'zero' or 'nan', not {gaps!r}")
+    area = entry.get("area", "column")
+    if area not in _AREAS:
+        raise bad(f"field `area` must be one of {_AREAS}, not {area!r}")
+    return MetricSpec(
+        name=name,
+        label=str(entry.get("label") or name.replace("_", " ").capitalize()),
+        table=entry["table"],
+        time=entry["time"],
+        aggregation=entry["aggregation"],
+        column=entry.get("column"),
+        where=dict(entry.get("where") or {}),
+        denominator=entry.get("denominator"),
+        scale=float(entry.get("scale", 1.0)),
+        kind=kind,
+        gaps=gaps,
+        area=area,
+        unit=str(entry.get("unit", "")),
+        needs=tuple(entry.get("needs") or ()),
+        description=str(entry.get("description", "")).strip(),
+    )
+
+
+@functools.cache
+def registry() -> dict[str, MetricSpec]:
+    """Every metric of ``metrics.yaml`` by name."""
+    data = yaml.safe_load(_REGISTRY_FILE.read_text(encoding="utf-8")) or {}
+    return {name: _spec(name, entry, _REGISTRY_FILE.name) for name, entry in data.items()}
+
+
+def _table_metrics(wh, product_area: str | None) -> list[str]:
+    """Names of the series in the source's optional ``metrics`` table (for one area)."""
+    if wh is None or not wh.has("metrics"):
+        return []
+    t = wh.table("metrics")
+    if product_area:
+        t = t.filter(t.product_area == product_area)
+    rows = t.select("metric").distinct().to_pyarrow().column("metric").to_pylist()
+    return sorted(str(r) for r in rows if r is not None)
+
+
+def known_metrics(wh=None, product_area: str | None = None) -> list[str]:
+    """Registry metrics plus the series of the source's ``metrics`` table (for ``product_area``).
+
+    Parameters
+    ----------
+    wh
+        An open :class:`helpers.data.Warehouse`, or None for the registry alone.
+    product_area
+        Restrict the ``metrics`` table's series to this area.
+    """
+    names = list(registry())
+    return names + [m for m in _table_metrics(wh, product_area) if m not in names]
+
+
+def _from_table(name: str) -> MetricSpec:
+    return MetricSpec(
+        name=name,
+        label=name.replace("_", " ").capitalize(),
+        table="metrics",
+        time="date",
+        aggregation="sum",
+        column="value",
+        where={"metric": name},
+        kind="count",
+        gaps="nan",  # a missing row in a series computed elsewhere is unknown, not zero
+        area="column",
+        description=f"Series `{name}` of the source's `metrics` table, summed over each period.",
+    )
+
+
+def check_metric(wh, name: str, product_area: str | None = None) -> MetricSpec:
+    """The spec of metric ``name``, or a one-line error naming the nearest known metrics.
+
+    Parameters
+    ----------
+    wh
+        An open warehouse (its ``metrics`` table adds series), or None.
+    name
+        The ``metric`` parameter.
+    product_area
+        The team's area: ``metrics`` table series of other areas are not offered.
+
+    Raises
+    ------
+    WorkbookError
+        For an unknown metric.
+    """
+    reg = registry()
+    if name in reg:
+        return reg[name]
+    table = _table_metrics(wh, product_area)
+    if name in table:
+        return _from_table(name)
+    options = list(reg) + [m for m in table if m not in reg]
+    where = f" for product area {product_area!r}" if product_area else ""
+    raise WorkbookError(
+        f"The value for `metric` is not a known metric{where}: {name!r}"
+        + did_you_mean(str(name), options)
+        + "; known metrics: "
+        + ", ".join(options)
+    )
+
+
+def segment_assignments(team: str, run_dir: str | Path | None = None):
+    """The team's latest segmentation: a frame ``account_id, segment``.
+
+    Looks in this run's folder first (segmentation runs before trends), then in
+    ``outputs/<team>/latest``. Uses ``rfm_segment``, else ``cluster_name``.
+
+    Raises
+    ------
+    WorkbookError
+        When no segmentation run exists for the team.
+    """
+    import pandas as pd
+
+    rel = Path("tables") / "customer_segmentation" / "assignments.parquet"
+    candidates = [Path(run_dir) / rel] if run_dir else []
+    candidates.append(paths.outputs_dir() / team / "latest" / rel)
+    for path in candidates:
+        if path.exists():
+            df = pd.read_parquet(path)
+            col = next((c for c in _SEGMENT_COLUMNS if c in df.columns), None)
+            if col is None or "account_id" not in df.columns:
+                raise WorkbookError(
+                    f"{path}: needs columns account_id and one of {_SEGMENT_COLUMNS}"
+                )
+            return df[["account_id", col]].rename(columns={col: "segment"}).dropna()
+    raise WorkbookError(
+        f"no segmentation run found for team {team!r} (looked for {candidates[-1]}); run the "
+        "customer_segmentation notebook first, or use plan, region or industry"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The series
+
+
+@dataclass
+class MetricSeries:
+    """A metric per period (and per segment), with each period's completeness.
+
+    ``frame`` has columns ``period`` (period start), ``segment`` (when compared),
+    ``value``, any extra columns (NPS counts), ``n_rows`` (rows aggregated) and
+    ``status``: ``complete``, ``partial: current period`` or ``partial: data start``.
+    Only complete periods are analysed or plotted as values.
+    """
+
+    spec: MetricSpec
+    grain: str
+    product_area: str
+    as_of: dt.date
+    frame: Any
+    filter_label: str = "all accounts"
+    by: str | None = None
+    notes: list[str] = field(default_factory=list)
+    message: str = ""  # non-empty: nothing to analyse, and why
+
+    @property
+    def empty(self) -> bool:
+        return bool(self.message)
+
+    @property
+    def title(self) -> str:
+        per = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[self.grain]
+        label = self.spec.label
+        return f"{per} {label[:1].lower() + label[1:]} ({self.filter_label})"
+
+    def complete(self):
+        """Only the complete periods."""
+        return self.frame[self.frame.status == "complete"]
+
+    def values(self, segment: str | None = None):
+        """The complete periods' values as a Series indexed by period start."""
+        f = self.complete()
+        if segment is not None:
+            f = f[f.segment == segment]
+        return f.set_index("period")["value"].astype(float).rename(self.spec.name)
+
+    def segments(self) -> list[str]:
+        return sorted(self.frame.segment.unique()) if "segment" in self.frame else []
+
+    def summary(self) -> list[str]:
+        """What the series covers, in plain words."""
+        if self.message:
+            return [self.message]
+        c = self.complete()
+        n = c.period.nunique()
+        out = [
+            f"{self.title} in {self.product_area}: {n} complete {self.grain}s from "
+            f"{c.period.min():%Y-%m-%d} to {c.period.max():%Y-%m-%d}."
+        ]
+        return out + self.notes
+
+
+def _period_end(start, grain: str):
+    import pandas as pd
+
+    if grain == "day":
+        return start
+    if grain == "week":
+        return start + pd.Timedelta(days=6)
+    return start.dt.to_period("M").dt.end_time.dt.normalize()
+
+
+def _bounds(col, start: dt.date, stop: dt.date):
+    """Literals to compare ``col`` with: datetimes for timestamp columns, dates otherwise."""
+    if col.type().is_timestamp():
+        return (dt.datetime.combine(start, dt.time()), dt.datetime.combine(stop, dt.time()))
+    return start, stop
+
+
+def _area_filter(wh, t, spec: MetricSpec, product_area: str, stop):
+    if not product_area or spec.area == "none":
+        return t
+    if spec.area == "column":
+        return t.filter(t.product_area == product_area)
+    if spec.area == "feature":
+        feats = wh.table("features")
+        feats = feats.filter(feats.product_area == product_area).select("feature")
+        return t.semi_join(feats, "feature")
+    ev = wh.table("events")
+    lo, hi = _bounds(ev.ts, dt.date(1900, 1, 1), stop)
+    users = ev.filter(ev.product_area == product_area, ev.ts < hi).select("account_id").distinct()
+    return t.semi_join(users, "account_id")
+
+
+def _where(t, where: dict[str, Any], feature: str | None):
+    cond = None
+    for col, val in (where or {}).items():
+        if val == "{feature}":
+            val = feature
+        c = t[col] == val
+        cond = c if cond is None else cond & c
+    return cond
+
+
+def _reduce(t, agg: str, column: str | None, cond):
+    if agg == "count":
+        return t.count(where=cond)
+    col = t[column]
+    if agg == "count_distinct":
+        return col.nunique(where=cond)
+    if agg == "sum":
+        return col.sum(where=cond)
+    if agg == "mean":
+        return col.mean(where=cond)
+    raise WorkbookError(f"aggregation {agg!r} cannot be a simple reduction")
+
+
+def _segment_table(wh, column: str, team: str, run_dir):
+    """``account_id, _seg`` for an account attribute or the team's segmentation."""
+    import ibis
+
+    if column == "segment":
+        return ibis.memtable(segment_assignments(team, run_dir).rename(columns={"segment": "_seg"}))
+    acc = wh.table("accounts")
+    return acc.select("account_id", _seg=acc[column])
+
+
+def _check_segment_value(wh, column, value, seg, spec, team, run_dir) -> None:
+    if spec.table == "metrics":
+        t = wh.table("metrics")
+        values = t.filter(t.metric == spec.name).select("segment").distinct()
+    else:
+        values = seg.select("_seg").distinct().rename(segment="_seg")
+    options = sorted(str(v) for v in values.to_pyarrow().column("segment").to_pylist() if v)
+    if value not in options:
+        what = "the metrics table's segments" if spec.table == "metrics" else f"`{column}`"
+        raise WorkbookError(
+            f"The value for `segment_value` matches no accounts: no account has {what} = "
+            f"{value!r}{did_you_mean(str(value), options)}; values: {', '.join(options)}"
+        )
+
+
+def metric_series(
+    wh,
+    metric: str | MetricSpec,
+    *,
+    product_area: str,
+    as_of: dt.date,
+    grain: str = "week",
+    window_days: int = 540,
+    feature: str | None = None,
+    segment_column: str | None = None,
+    segment_value: str | None = None,
+    by: str | None = None,
+    team: str | None = None,
+    run_dir: str | Path | None = None,
+) -> MetricSeries:
+    """The metric per period (and per segment of ``by``), aggregated in the engine.
+
+    Parameters
+    ----------
+    wh
+        An open warehouse.
+    metric
+        A metric name (see :func:`known_metrics`) or spec.
+    product_area
+        The team's area.
+    as_of
+        Last day of data; the period holding it is flagged ``partial: current period``
+        unless ``as_of`` is that period's last day.
+    grain
+        ``day``, ``week`` (ISO weeks from Monday) or ``month``.
+    window_days
+        Days of history before ``as_of``.
+    feature
+        For metrics that need a feature (``feature_adoption``).
+    segment_column, segment_value
+        Keep only accounts whose ``plan``/``region``/``industry`` (or latest
+        segmentation ``segment``) equals the value.
+    by
+        Break the series down by this account attribute (or ``segment``).
+    team, run_dir
+        Where to find the segmentation run when ``segment`` is used.
+
+    Returns
+    -------
+    MetricSeries
+        Gaps filled explicitly: 0 for counts, NaN for rates. An empty segment gives a
+        series whose ``message`` says so.
+
+    Raises
+    ------
+    WorkbookError
+        For an unknown metric, grain, feature or segment value.
+    """
+
+    spec = metric if isinstance(metric, MetricSpec) else check_metric(wh, metric, product_area)
+    check_choice("grain", grain, GRAINS)
+    seg_options = [*_ACCOUNT_COLUMNS, "segment"]
+    if segment_column is not None:
+        check_choice("segment_column", segment_column, seg_options)
+    if by is not None:
+        check_choice("compare_by", by, seg_options)
+    if "feature" in spec.needs:
+        _check_feature(wh, feature, product_area, spec)
+    if segment_value is not None and segment_column is None and spec.table != "metrics":
+        raise WorkbookError("`segment_value` is set but `segment_column` is not")
+    team = team or product_area
+
+    start = as_of - dt.timedelta(days=window_days - 1)
+    stop = as_of + dt.timedelta(days=1)
+    t = wh.table(spec.table)
+    if spec.time not in t.columns:
+        raise WorkbookError(f"metric `{spec.name}`: table `{spec.table}` has no column {spec.time}")
+    t = _area_filter(wh, t, spec, product_area, stop)
+    lo, hi = _bounds(t[spec.time], start, stop)
+    t = t.filter(t[spec.time] >= lo, t[spec.time] < hi)
+    coverage = _coverage_start(wh, spec, product_area, stop)
+
+    filter_label = "all accounts"
+    group = ["period"]
+    if spec.table == "metrics":
+        t = t.filter(t.metric == spec.name)
+        if segment_value is not None:
+            _check_segment_value(wh, None, segment_value, None, spec, team, run_dir)
+            t = t.filter(t.segment == segment_value)
+            filter_label = str(segment_value)
+        elif by is not None:
+            t = t.filter(t.segment.notnull()).mutate(_seg=t.segment)
+            group.append("_seg")
+        else:
+            t = t.filter(t.segment.isnull())
+    else:
+        if segment_column is not None and segment_value is not None:
+            seg = _segment_table(wh, segment_column, team, run_dir)
+            _check_segment_value(wh, segment_column, segment_value, seg, spec, team, run_dir)
+            keep = seg.filter(seg._seg == segment_value).select("account_id")
+            t = t.semi_join(keep, "account_id")
+            filter_label = f"{segment_column} = {segment_value}"
+        if by is not None:
+            t = t.join(_segment_table(wh, by, team, run_dir), "account_id")
+            group.append("_seg")
+    t = t.mutate(period=t[spec.time].truncate(_TRUNC[grain]).cast("date"))
+
+    raw = _aggregate(wh, t, spec, group, feature).to_pandas()
+    frame = _fill(raw, spec, grain, start, as_of, coverage, by is not None)
+    series = MetricSeries(spec, grain, product_area, as_of, frame, filter_label, by)
+    series.notes.extend(_partial_notes(frame, grain, as_of))
+    if by is not None and by != "segment" and spec.table == "metrics":
+        series.notes.append("Segments are those of the `metrics` table's `segment` column.")
+    if raw.empty or float(raw["n_rows"].sum()) == 0:
+        series.message = (
+            f"No data for {spec.label.lower()} in {product_area} ({filter_label}) between "
+            f"{start} and {as_of}: no account in this selection has rows in `{spec.table}`, "
+            "so there is nothing to trend."
+        )
+    return series
+
+
+def _partial_notes(frame, grain: str, as_of: dt.date) -> list[str]:
+    notes = []
+    cur = frame[frame.status == "partial: current period"]
+    if len(cur):
+        notes.append(
+            f"The current {grain} (from {cur.period.iloc[0]:%Y-%m-%d}) is incomplete (data to "
+            f"{as_of}); it is left out of the analysis and not plotted, so it cannot read as a drop."
+        )
+    head = frame[frame.status == "partial: data start"]
+    if len(head):
+        notes.append(
+            f"The first {grain} (from {head.period.iloc[0]:%Y-%m-%d}) starts before the data or "
+            "the window does, so it is partial and left out too."
+        )
+    return notes
+
+
+def _coverage_start(wh, spec: MetricSpec, product_area: str, stop: dt.date):
+    """The first day the source holds data for (a period before it is partial)."""
+    import pandas as pd
+
+    if spec.table == "metrics":
+        t = wh.table("metrics")
+        col = "date"
+    else:
+        t = wh.table("events")
+        col = "ts"
+    if product_area:
+        t = t.filter(t.product_area == product_area)
+    first = t.aggregate(m=t[col].min()).to_pyarrow().column("m").to_pylist()[0]
+    return pd.Timestamp(first).normalize() if first is not None else None
+
+
+def _check_feature(wh, feature, product_area, spec) -> None:
+    feats = wh.table("features")
+    if product_area:
+        feats = feats.filter(feats.product_area == product_area)
+    options = sorted(feats.select("feature").to_pyarrow().column("feature").to_pylist())
+    if not feature:
+        raise WorkbookError(
+            f"metric `{spec.name}` needs the key `feature`: one of {', '.join(options)}"
+        )
+    if feature not in options:
+        raise WorkbookError(
+            f"The value for `feature` is not a feature of {product_area!r}: {feature!r}"
+            + did_you_mean(feature, options)
+            + f"; features: {', '.join(options)}"
+        )
+
+
+def _aggregate(wh, t, spec: MetricSpec, group: list[str], feature):
+    cond = _where(t, spec.where, feature)
+    if spec.aggregation == "nps":
+        s = t[spec.column]
+        return t.group_by(group).aggregate(
+            promoters=(s >= 9).sum(where=cond),
+            passives=((s >= 7) & (s <= 8)).sum(where=cond),
+            detractors=(s <= 6).sum(where=cond),
+            responses=t.count(where=cond),
+            n_rows=t.count(),
+        )
+    if spec.aggregation == "account_sum":
+        if cond is not None:
+            t = t.filter(cond)
+        per = t.select(*group, "account_id").distinct()
+        acc = wh.table("accounts").select("account_id", _val=wh.table("accounts")[spec.column])
+        per = per.join(acc, "account_id")
+        return per.group_by(group).aggregate(num=per._val.sum(), n_rows=per.count())
+    aggs = {"num": _reduce(t, spec.aggregation, spec.column, cond), "n_rows": t.count()}
+    if spec.denominator:
+        d = spec.denominator
+        aggs["den"] = _reduce(
+            t, d["aggregation"], d.get("column"), _where(t, d.get("where"), feature)
+        )
+    return t.group_by(group).aggregate(**aggs)
+
+
+def _fill(raw, spec: MetricSpec, grain: str, start: dt.date, as_of: dt.date, coverage, by: bool):
+    """Every period of the window, gaps filled by kind, each period's completeness."""
+    import numpy as np
+    import pandas as pd
+
+    raw = raw.copy()
+    raw["period"] = pd.to_datetime(raw["period"])
+    if spec.aggregation == "nps":
+        n = raw["responses"].astype(float)
+        raw["value"] = np.where(
+            n > 0, 100.0 * (raw["promoters"] - raw["detractors"]) / n.where(n > 0), np.nan
+        )
+        extras = ["promoters", "passives", "detractors", "responses"]
+    elif "den" in raw:
+        den = raw["den"].astype(float)
+        raw["value"] = raw["num"].astype(float) / den.where(den > 0) * spec.scale
+        extras = []
+    else:
+        raw["value"] = raw["num"].astype(float) * spec.scale
+        extras = []
+    freq = {"day": "D", "week": "W-MON", "month": "MS"}[grain]
+    first = pd.Timestamp(start).to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain])
+    last = pd.Timestamp(as_of).to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain])
+    periods = pd.date_range(first.start_time, last.start_time, freq=freq)
+    segs = sorted(raw["_seg"].dropna().unique()) if by else [None]
+    idx = pd.MultiIndex.from_product([periods, segs], names=["period", "_seg"])
+    cols = ["value", "n_rows", *extras]
+    if by:
+        raw = raw.dropna(subset=["_seg"]).set_index(["period", "_seg"])[cols]
+    else:
+        raw = raw.assign(_seg=None).set_index(["period", "_seg"])[cols]
+    out = raw.reindex(idx)
+    out["n_rows"] = out["n_rows"].fillna(0).astype("int64")
+    for c in extras:
+        out[c] = out[c].fillna(0).astype("int64")
+    # explicit gap rule: a period without rows is 0 for counts, missing for rates
+    out["value"] = out["value"].where(out["n_rows"] > 0, spec.fill).astype(float)
+    out = out.reset_index()
+    ends = _period_end(out["period"], grain)
+    begin = max(pd.Timestamp(start), coverage) if coverage is not None else pd.Timestamp(start)
+    status = np.where(
+        ends > pd.Timestamp(as_of),
+        "partial: current period",
+        np.where(out["period"] < begin, "partial: data start", "complete"),
+    )
+    out["status"] = status
+    if by:
+        out = out.rename(columns={"_seg": "segment"})
+        out["segment"] = out["segment"].astype(str)
+    else:
+        out = out.drop(columns="_seg")
+    return out.sort_values([c for c in ("segment", "period") if c in out]).reset_index(drop=True)
