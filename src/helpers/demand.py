@@ -684,6 +684,8 @@ class DemandResult:
                 [sign * row[f"{key}_diff_lo"] * 100, sign * row[f"{key}_diff_hi"] * 100]
             )
             words += f", {100 * (1 - c.alpha):.0f}% CI {lo:.1f} to {hi:.1f}"
+            if len(c.pairs) > 1:
+                words += " before correction"
         test = "McNemar" if key == "accounts" else "paired bootstrap"
         holm = f", Holm-adjusted over {len(c.pairs)} pairs" if len(c.pairs) > 1 else ""
         return f"{words}; {test} {_p(row.p_verdict)}{holm}"
@@ -773,7 +775,8 @@ class DemandResult:
             )
         overall = self.overall.winner if self.overall else None
         for r in self.segment_winners.itertuples():
-            if pd.notna(r.winner) and r.winner != overall:
+            reversed_here = set(self.reversals.segment) if len(self.reversals) else set()
+            if pd.notna(r.winner) and r.winner != overall and r.segment not in reversed_here:
                 out.append(
                     f"Among {r.segment} accounts {self._name(r.winner)} is the clear favourite "
                     f"({r.share:.1%} vs {r.next_share:.1%} for {self._name(r.next)}), unlike "
