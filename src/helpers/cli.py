@@ -194,7 +194,15 @@ def _run(args) -> int:
             retry_failed=args.retry_failed,
             on_event=progress.event,
         )
-    _print_summary(results)
+    # a team stopped before any kernel (invalid params, lock) is reported in exactly one line:
+    # the progress log's line, or on a terminal (whose live view is transient) this one
+    if progress.tty:
+        for r in results:
+            if r.notebook == "-":
+                print(f"{r.team}: failed: {r.error}")
+    ran = [r for r in results if r.notebook != "-"]
+    if ran:
+        _print_summary(ran)
     return 0 if all(r.status in ("succeeded", "up to date") for r in results) else 1
 
 
