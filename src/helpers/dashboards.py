@@ -841,9 +841,11 @@ def serve(
         p for p in (str(DASHBOARDS_DIR / "jupyter"), run_env.get("JUPYTER_PATH")) if p
     )
     run_env.setdefault("WORKBOOK_ROOT", str(paths.root()))
-    run_env.setdefault("WORKBOOK_OUTPUTS", str(paths.outputs_dir()))
     out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.Popen(cmd, cwd=DASHBOARDS_DIR, env=run_env, stdout=out, stderr=out)
+    # its own process group, so whoever started it can stop it with all its kernels
+    proc = subprocess.Popen(
+        cmd, cwd=DASHBOARDS_DIR, env=run_env, stdout=out, stderr=out, start_new_session=True
+    )
     if not wait:
         return proc
     if not quiet:
