@@ -328,11 +328,6 @@ def test_every_malformed_params_file_fails_with_one_line_naming_file_and_key(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="params._explain blames the team file for any key in a section the team file also "
-    "sets; fix: `src = _rel(team_path) if in_team is not None else _rel(defaults_path)`",
-)
 def test_a_bad_default_is_blamed_on_defaults_when_the_team_sets_the_same_section(
     workbook_root, capsys
 ):
@@ -343,12 +338,6 @@ def test_a_bad_default_is_blamed_on_defaults_when_the_team_sets_the_same_section
     assert f"{DEFAULTS_FILE}: key `feature_demand.window_days`" in out + err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unquoted impossible date fails inside yaml.safe_load, before the schema, so the "
-    "message names no key; fix in params._read_yaml: a SafeLoader subclass whose "
-    "timestamp constructor returns the scalar text on ValueError",
-)
 def test_an_unquoted_impossible_date_names_its_key(workbook_root, capsys):
     (workbook_root / TEAM_FILE).write_bytes(_dump(_team()) + b"as_of: 2026-02-30\n")
     assert main(["run", "--team", TEAM]) == 1

@@ -146,6 +146,20 @@ def known_teams(params_dir: Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps an impossible date (2026-02-30) as text, so the schema names its key."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     rel = _rel(path)
     try:
@@ -155,7 +169,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkbookError(f"{rel}: cannot be read ({exc.__class__.__name__})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -240,7 +254,7 @@ def _explain(exc: ValidationError, own: dict, team_path: Path, defaults_path: Pa
     in_team = own
     for part in loc:
         in_team = in_team.get(part) if isinstance(in_team, dict) else None
-    src = _rel(team_path) if in_team is not None or loc[0] in own else _rel(defaults_path)
+    src = _rel(team_path) if in_team is not None else _rel(defaults_path)
     if err["type"] == "extra_forbidden":
         model: type[BaseModel] = TeamParams
         for part in loc[:-1]:
