@@ -257,7 +257,9 @@ class MetricSeries:
     def title(self) -> str:
         per = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[self.grain]
         label = self.spec.label
-        return f"{per} {label[:1].lower() + label[1:]} ({self.filter_label})"
+        if label[1:2].islower():  # keep acronyms (NPS, ARR) as they are
+            label = label[:1].lower() + label[1:]
+        return f"{per} {label} ({self.filter_label})"
 
     def complete(self):
         """Only the complete periods."""

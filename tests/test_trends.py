@@ -1,0 +1,147 @@
+"""Trend analyses: planted truths of the demo warehouse and seeded simulations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.signal import lfilter
+from scipy.stats import theilslopes
+
+from helpers import data, metrics, trends
+
+AREAS = ["analytics", "collaboration", "integrations", "admin"]
+
+
+def _series(demo_path, area, grain, metric="active_accounts"):
+    with data.connect(str(demo_path)) as wh:
+        as_of = data.resolve_as_of(wh, None)
+        return metrics.metric_series(wh, metric, product_area=area, as_of=as_of, grain=grain)
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_planted_level_shift_found_within_one_week(demo_path, demo_truth, area):
+    truth = demo_truth["level_shift"][area]
+    y = _series(demo_path, area, "week", truth["metric"]).values()
+    shifts = trends.changepoints(y, "week", trends.decompose(y, "week"))
+    assert len(shifts), "no level shift found"
+    found = shifts.date.iloc[0]  # the largest shift
+    assert abs((found - pd.Timestamp(truth["date"])).days) <= 7
+    assert shifts["shift"].iloc[0] > 0  # the planted factor is 1.35, upward
+
+
+def test_simulated_trends_detected_and_flat_autocorrelated_series_not(rng):
+    # 250 + 250 daily series of 16 weeks: weekend dip of 30, AR(1) noise (phi 0.5, sd 4);
+    # half get a planted trend of +0.15 a day (+17 over the series)
+    n, reps = 112, 250
+    idx = pd.date_range("2026-01-05", periods=n, freq="D")
+    season = np.where(np.arange(n) % 7 >= 5, -30.0, 0.0)
+    noise = lfilter([1], [1, -0.5], rng.normal(0, 4, (2 * reps, n)), axis=1)
+    flat = 100 + season + noise[:reps]
+    trend = 100 + season + 0.15 * np.arange(n) + noise[reps:]
+    false_alarms = np.mean(
+        [trends.trend_test(pd.Series(y, idx), "day").direction != "none" for y in flat]
+    )
+    detected = np.mean(
+        [trends.trend_test(pd.Series(y, idx), "day").direction == "up" for y in trend]
+    )
+    assert detected >= 0.90
+    assert false_alarms <= 0.06
+
+
+def test_sen_slope_matches_scipy_theilslopes(rng):
+    y = pd.Series(
+        50 + 0.8 * np.arange(40) + rng.normal(0, 3, 40),
+        index=pd.date_range("2025-01-06", periods=40, freq="W-MON"),
+    )
+    expected = theilslopes(y.to_numpy()).slope  # scipy's Theil-Sen = Sen's slope
+    assert trends.trend_test(y, "week").slope == pytest.approx(expected)
+
+
+def test_backtest_95_band_covers_90_to_98_percent_on_demo(demo_path):
+    # daily active accounts of every area: 13 weekly origins x 7 days = 91 points each
+    tables = [trends.backtest(_series(demo_path, a, "day").values(), "day", 7).table for a in AREAS]
+    t = pd.concat(tables)
+    coverage = ((t.actual >= t.lo95) & (t.actual <= t.hi95)).mean()
+    assert len(t) >= 300
+    assert 0.90 <= coverage <= 0.98
+
+
+def test_series_shorter_than_two_seasons_says_so_and_continues(rng):
+    y = pd.Series(
+        100 + rng.normal(0, 5, 30), index=pd.date_range("2025-01-06", periods=30, freq="W-MON")
+    )
+    res = trends.analyse(y, "week", run_backtest=False)
+    assert not res.decomposition.ran
+    assert any("fewer than two seasons (104 weeks)" in s for s in res.notes)
+    assert res.trend is not None and not res.trend.message
+    assert not res.forecast.frame.empty
+
+
+def test_spike_flagged_as_anomaly(rng):
+    y = pd.Series(
+        200 + rng.normal(0, 5, 120) + np.where(np.arange(120) % 7 >= 5, -80, 0),
+        index=pd.date_range("2026-01-05", periods=120, freq="D"),
+    )
+    y.iloc[60] += 60
+    an = trends.anomalies(y, "day")
+    assert an.period.iloc[0] == y.index[60]
+
+
+def test_change_against_previous_period_matches_pandas(rng):
+    y = pd.Series(
+        rng.integers(50, 100, 60).astype(float),
+        index=pd.date_range("2025-01-06", periods=60, freq="W-MON"),
+    )
+    ch = trends.changes(y, "week").set_index("comparison")
+    expected = 100 * (y.iloc[-1] / y.iloc[-2] - 1)  # plain pandas
+    assert ch.loc["previous week", "change_pct"] == pytest.approx(expected)
+    assert "a year before" in ch.index  # 60 weeks of data allow it
+
+
+def test_forecast_intervals_nest_80_inside_95(rng):
+    y = pd.Series(
+        100 + np.arange(50) + rng.normal(0, 4, 50),
+        index=pd.date_range("2025-01-06", periods=50, freq="W-MON"),
+    )
+    f = trends.forecast(y, "week", 6).frame
+    assert len(f) == 6
+    assert (
+        (f.lo95 <= f.lo80) & (f.lo80 <= f["mean"]) & (f["mean"] <= f.hi80) & (f.hi80 <= f.hi95)
+    ).all()
+
+
+@pytest.mark.slow
+def test_notebook_runs_and_records_tables(demo_path, tmp_path):
+    import papermill as pm
+
+    from helpers import paths
+
+    run_dir = tmp_path / "run"
+    pm.execute_notebook(
+        str(paths.notebooks_dir() / "metric_trends.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters={
+            "source": str(demo_path),
+            "team": "collaboration",
+            "product_area": "collaboration",
+            "run_dir": str(run_dir),
+            "as_of": dt.date(2026, 10, 31).isoformat(),
+        },
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    tables = run_dir / "tables" / "metric_trends"
+    for name in [
+        "series",
+        "changes",
+        "changepoints",
+        "anomalies",
+        "forecast",
+        "backtest",
+        "segments",
+    ]:
+        assert (tables / f"{name}.parquet").exists(), name
+    assert (run_dir / "answers" / "metric_trends.json").exists()
