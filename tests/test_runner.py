@@ -313,3 +313,21 @@ def test_history_and_prune_never_remove_latest(workbook_root, tiny_notebooks):
     assert len(removed) == 2
     assert _latest(workbook_root, "analytics") == latest
     assert (latest / "manifest.json").exists()
+
+
+def test_unknown_metric_fails_before_any_kernel_naming_the_nearest(workbook_root, tiny_notebooks):
+    (workbook_root / "params" / "analytics.yaml").write_text(
+        "metric_trends:\n  metric: active_acounts\n"
+    )
+    (result,) = runner.run(["analytics"], notebooks=["metric_trends"])
+    assert result.status == "failed"
+    assert "params/analytics.yaml" in result.error and "'active_accounts'" in result.error
+    assert not (workbook_root / "outputs" / "analytics").exists()
+
+
+def test_metric_needing_a_feature_is_checked_before_any_kernel(workbook_root, tiny_notebooks):
+    (workbook_root / "params" / "analytics.yaml").write_text(
+        "metric_trends:\n  metric: feature_adoption\n  feature: dashbords\n"
+    )
+    (result,) = runner.run(["analytics"], notebooks=["metric_trends"])
+    assert result.status == "failed" and "'dashboards'" in result.error

@@ -246,7 +246,12 @@ def _preflight(tp: TeamParams, wh, notebooks: list[str]) -> None:
             from . import metrics
         except ImportError:  # registry not installed in this checkout
             return
-        metrics.check_metric(wh, tp.metric_trends.metric, tp.product_area)
+        try:
+            spec = metrics.check_metric(wh, tp.metric_trends.metric, tp.product_area)
+            if "feature" in spec.needs or tp.metric_trends.feature:
+                metrics._check_feature(wh, tp.metric_trends.feature, tp.product_area, spec)
+        except WorkbookError as exc:
+            raise WorkbookError(f"params/{tp.team}.yaml, section `metric_trends`: {exc}") from None
 
 
 def _check_features(tp: TeamParams, wh) -> None:
