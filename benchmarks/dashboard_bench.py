@@ -65,13 +65,18 @@ def _wait_http(url: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def _rss_mib(pid: int) -> float:
-    proc = psutil.Process(pid)
-    total = proc.memory_info().rss
-    for child in proc.children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += child.memory_info().rss
-    return total / 2**20
+def _memory(pid: int) -> dict:
+    """Server plus kernels: summed RSS (counts shared pages once per process) and PSS."""
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    rss = pss = 0
+    kernels = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            info = proc.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+            kernels += "ipykernel" in " ".join(proc.cmdline())
+    return {"rss_mib": round(rss / 2**20, 1), "pss_mib": round(pss / 2**20, 1), "kernels": kernels}
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -167,7 +172,7 @@ def run(loads: int = 10, teams: int = 12, pause: float = 2.0, plain: bool = True
                 "max": round(max(t), 3),
                 "all": [round(x, 3) for x in t],
             }
-            result["ours_server_rss_mib"] = round(_rss_mib(proc.pid), 1)
+            result["ours_server_memory"] = _memory(proc.pid)
         finally:
             _stop(proc)
         if plain:
@@ -208,7 +213,7 @@ def run(loads: int = 10, teams: int = 12, pause: float = 2.0, plain: bool = True
                     "all": [round(x, 3) for x in t],
                 }
                 result["plain_voila_notebook"] = what
-                result["plain_voila_rss_mib"] = round(_rss_mib(proc.pid), 1)
+                result["plain_voila_memory"] = _memory(proc.pid)
             finally:
                 _stop(proc)
     return result
