@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     def dashboard():
         from . import dashboard_bench
 
-        return dashboard_bench.run(smoke=smoke)
+        return (
+            dashboard_bench.run(loads=2, teams=2, plain=False) if smoke else dashboard_bench.run()
+        )
 
     step("dashboard:first_chart", dashboard)
     results["finished"] = time.strftime("%FT%TZ")

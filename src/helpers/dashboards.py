@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The Voila notebooks (landing page ``index.ipynb`` and team page ``team.ipynb``).
-DASHBOARDS_DIR = paths.ROOT / "dashboards"
+DASHBOARDS_DIR = paths.dashboards_dir()
 
 #: What a PM reads as the heading of each analysis.
 ANALYSIS_TITLES = {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 __all__ = [
     "ROOT",
+    "dashboards_dir",
     "data_dir",
     "default_warehouse",
     "notebooks_dir",
@@ -41,6 +42,11 @@ def notebooks_dir() -> Path:
     """Folder of the parameterised notebooks (always the package's checkout)."""
     env = os.environ.get("WORKBOOK_NOTEBOOKS")
     return Path(env).resolve() if env else ROOT / "notebooks"
+
+
+def dashboards_dir() -> Path:
+    """Folder of the Voila pages PMs open (always the package's checkout)."""
+    return ROOT / "dashboards"
 
 
 def data_dir() -> Path:
