@@ -143,6 +143,14 @@ class _Lock:
         self.held = False
 
     def acquire(self) -> None:
+        try:
+            self._acquire()
+        except OSError as exc:  # a read-only or full outputs folder: one line, nothing touched
+            raise WorkbookError(
+                f"cannot write to {self.path.parent}: {exc.strerror or exc}"
+            ) from None
+
+    def _acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(2):
             try:
@@ -339,6 +347,9 @@ def _start_kernel(cwd: str, started: Callable[[Any], None] | None = None):
         transport="ipc",
         ip=str(sock_dir / f"k-{os.getpid()}-{uuid.uuid4().hex[:8]}"),
     )
+    # nbclient's dead-kernel check only runs if its message polls are async: with the default
+    # blocking client a kernel killed while silent (OOM killer) hangs the run forever
+    km.client_class = "jupyter_client.asynchronous.AsyncKernelClient"
     km.start_kernel(cwd=cwd)
     if started:
         started(km)
