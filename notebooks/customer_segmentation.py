@@ -201,4 +201,4 @@ seg.assignments.head(10)
 # ## Data quality
 
 # %%
-quality = report.show_quality(wh)
+quality = report.show_quality(wh, run_dir)

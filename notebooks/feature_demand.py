@@ -177,4 +177,4 @@ rec.figure("adoption_curve", fig)
 # ## Data quality
 
 # %%
-report.show_quality(wh)
+report.show_quality(wh, run_dir)

@@ -168,4 +168,4 @@ if by_seg is not None and not by_seg.empty:
 # ## Data quality
 
 # %%
-report.show_quality(wh)
+report.show_quality(wh, run_dir)

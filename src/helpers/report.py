@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import pandas as pd
 
 from .contract import check
@@ -19,26 +23,26 @@ def show_answer(sentences: list[str] | str, title: str = "The answer") -> None:
     display(Markdown(f"### {title}\n\n" + "\n".join(f"- {s}" for s in sentences)))
 
 
-def quality_table(wh: Warehouse) -> pd.DataFrame:
-    """Every contract violation of the source as a table (empty when all checks pass)."""
-    rows = [
-        {
-            "severity": v.severity,
-            "table": v.table,
-            "column": v.column,
-            "problem": v.problem,
-            "rows": v.rows,
-        }
-        for v in check(wh)
-    ]
-    return pd.DataFrame(rows, columns=["severity", "table", "column", "problem", "rows"])
+def quality_table(wh: Warehouse, run_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every contract violation of the source as a table (empty when all checks pass).
+
+    In a scheduled run the runner has already checked the source and left the result in
+    ``<run_dir>/data_quality.json``; it is read instead of checking again.
+    """
+    recorded = Path(run_dir) / "data_quality.json" if run_dir else None
+    if recorded is not None and recorded.exists():
+        found = json.loads(recorded.read_text())["violations"]
+    else:
+        found = [asdict(v) for v in check(wh)]
+    columns = ["severity", "table", "column", "problem", "rows"]
+    return pd.DataFrame([{k: v[k] for k in columns} for v in found], columns=columns)
 
 
-def show_quality(wh: Warehouse) -> pd.DataFrame:
+def show_quality(wh: Warehouse, run_dir: str | Path | None = None) -> pd.DataFrame:
     """Display the data-quality section every report ends with; returns its table."""
     from IPython.display import Markdown, display
 
-    table = quality_table(wh)
+    table = quality_table(wh, run_dir)
     if table.empty:
         display(Markdown("**Data quality:** every contract check passes."))
     else:

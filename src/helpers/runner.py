@@ -24,7 +24,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -233,13 +233,12 @@ class TeamRun:
     reuse: dict[str, Path] = field(default_factory=dict)  # notebook -> previous run folder
     run_dir: Path | None = None
     lock: _Lock | None = None
+    quality: list = field(default_factory=list)  # contract violations of the source
 
 
-def _preflight(tp: TeamParams, wh, notebooks: list[str]) -> None:
+def _preflight(tp: TeamParams, wh, notebooks: list[str], violations: list) -> None:
     """Checks against the source that must pass before a kernel starts."""
-    from .contract import check
-
-    errors = [v for v in check(wh) if v.severity == "error"]
+    errors = [v for v in violations if v.severity == "error"]
     if errors:
         first = errors[0]
         more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
@@ -285,49 +284,81 @@ def plan(
     force: bool = False,
     retry_failed: bool = False,
 ) -> list[TeamRun]:
-    """Validate every team and decide what to run; no kernel is started here."""
+    """Validate every team and decide what to run; no kernel is started here.
+
+    Teams sharing a source share one connection, one contract check and one fingerprint.
+    """
+    from .contract import check
+
     helpers_hash = _helpers_hash()
     out = []
-    for team in teams:
-        try:
-            tp = load_team(team)
-        except WorkbookError as exc:
-            out.append(TeamRun(team, None, error=str(exc)))
-            continue
-        tr = TeamRun(team, tp)
-        try:
-            selected = [n for n in tp.notebooks if not notebooks or n in notebooks]
-            if not selected:
-                raise WorkbookError(f"team {team}: none of {notebooks} is in its `notebooks`")
-            for n in selected:
-                if not notebook_path(n).exists():
-                    raise WorkbookError(f"notebook {notebook_path(n)} does not exist")
-            with connect(tp.source) as wh:
-                tr.as_of = as_of or tp.as_of or resolve_as_of(wh, None)
-                _preflight(tp, wh, selected)
-                tr.fingerprint = wh.fingerprint()
-            previous = _team_dir(team) / tr.as_of.isoformat()
-            prev_manifest = _read_manifest(previous) if previous.exists() else None
-            prev = {e["notebook"]: e for e in (prev_manifest or {}).get("notebooks", [])}
-            for n in selected:
-                params = notebook_parameters(tp, n, as_of=tr.as_of, run_dir="")
-                tr.parameters[n] = params
-                tr.keys[n] = _key(n, params, tr.fingerprint, helpers_hash)
-                old = prev.get(n)
-                ok_before = old and old.get("status") in ("succeeded", "up to date")
-                if retry_failed:
-                    if ok_before:
-                        tr.reuse[n] = previous.resolve()
-                    else:
-                        tr.todo.append(n)
-                elif not force and ok_before and old.get("key") == tr.keys[n]:
+    open_sources: dict[str, Any] = {}
+    facts: dict[str, tuple[list, dict]] = {}
+    try:
+        for team in teams:
+            out.append(
+                _plan_team(
+                    team,
+                    notebooks,
+                    as_of,
+                    force,
+                    retry_failed,
+                    helpers_hash,
+                    open_sources,
+                    facts,
+                    check,
+                )
+            )
+    finally:
+        for wh in open_sources.values():
+            wh.close()
+    return out
+
+
+def _plan_team(
+    team, notebooks, as_of, force, retry_failed, helpers_hash, open_sources, facts, check
+) -> TeamRun:
+    try:
+        tp = load_team(team)
+    except WorkbookError as exc:
+        return TeamRun(team, None, error=str(exc))
+    tr = TeamRun(team, tp)
+    try:
+        selected = [n for n in tp.notebooks if not notebooks or n in notebooks]
+        if not selected:
+            raise WorkbookError(f"team {team}: none of {notebooks} is in its `notebooks`")
+        for n in selected:
+            if not notebook_path(n).exists():
+                raise WorkbookError(f"notebook {notebook_path(n)} does not exist")
+        if tp.source not in open_sources:
+            open_sources[tp.source] = connect(tp.source)
+        wh = open_sources[tp.source]
+        if tp.source not in facts:
+            facts[tp.source] = (check(wh), wh.fingerprint())
+        tr.quality, tr.fingerprint = facts[tp.source]
+        tr.as_of = as_of or tp.as_of or resolve_as_of(wh, None)
+        _preflight(tp, wh, selected, tr.quality)
+        previous = _team_dir(team) / tr.as_of.isoformat()
+        prev_manifest = _read_manifest(previous) if previous.exists() else None
+        prev = {e["notebook"]: e for e in (prev_manifest or {}).get("notebooks", [])}
+        for n in selected:
+            params = notebook_parameters(tp, n, as_of=tr.as_of, run_dir="")
+            tr.parameters[n] = params
+            tr.keys[n] = _key(n, params, tr.fingerprint, helpers_hash)
+            old = prev.get(n)
+            ok_before = old and old.get("status") in ("succeeded", "up to date")
+            if retry_failed:
+                if ok_before:
                     tr.reuse[n] = previous.resolve()
                 else:
                     tr.todo.append(n)
-        except WorkbookError as exc:
-            tr.error = str(exc)
-        out.append(tr)
-    return out
+            elif not force and ok_before and old.get("key") == tr.keys[n]:
+                tr.reuse[n] = previous.resolve()
+            else:
+                tr.todo.append(n)
+    except WorkbookError as exc:
+        tr.error = str(exc)
+    return tr
 
 
 # --------------------------------------------------------------------------- execution
@@ -686,6 +717,10 @@ def run(
             notify("done", tr.team, n, "up to date")
         _write_json(
             tr.run_dir / "manifest.json", _manifest(tr, run_id, started, team_results, "running")
+        )
+        # the contract check already ran: notebooks show it instead of checking again
+        _write_json(
+            tr.run_dir / "data_quality.json", {"violations": [asdict(v) for v in tr.quality]}
         )
         live.append((tr, run_id, started, team_results))
         timeout_s = tr.params.timeout_minutes * 60
