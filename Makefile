@@ -31,7 +31,7 @@ run: $(STAMP) $(DEMO) ## run every team's notebooks (creates .venv and the demo 
 
 test: $(STAMP) ## run the whole test suite (lint included)
 	$(BIN)/ruff check src tests notebooks benchmarks
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
 
 serve: $(STAMP) ## serve the PM dashboards on Voila at http://127.0.0.1:8866
 	$(BIN)/workbook serve

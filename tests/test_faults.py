@@ -79,6 +79,7 @@ def root(tmp_path, tiny_warehouse, monkeypatch) -> Path:
         nbformat.write(nb, folder / f"{name}.ipynb")
     monkeypatch.setenv("WORKBOOK_ROOT", str(root))
     monkeypatch.setenv("WORKBOOK_NOTEBOOKS", str(folder))
+    monkeypatch.setenv("WORKBOOK_WARM_IMPORTS", "import pandas, helpers.results")  # stand-ins
     monkeypatch.delenv("WORKBOOK_OUTPUTS", raising=False)
     for var in ("WB_SLEEP", "WB_PIDFILE"):
         monkeypatch.delenv(var, raising=False)

@@ -53,6 +53,8 @@ def tiny_notebooks(tmp_path, monkeypatch):
         }
         nbformat.write(nb, folder / f"{name}.ipynb")
     monkeypatch.setenv("WORKBOOK_NOTEBOOKS", str(folder))
+    # the stand-ins need pandas only: skip warming seaborn, statsmodels, scikit-learn
+    monkeypatch.setenv("WORKBOOK_WARM_IMPORTS", "import pandas, helpers.results")
     for var in ("WB_SLEEP", "WB_FAIL_TEAM", "WB_KILL_TEAM"):
         monkeypatch.delenv(var, raising=False)
     return folder
