@@ -88,3 +88,19 @@ def test_fingerprint_counts_rows_and_latest_timestamps(demo_path):
         fp = wh.fingerprint()
     assert fp["events"]["rows"] == rows
     assert fp["events"]["latest"] == latest.isoformat()
+
+
+def test_time_zone_aware_timestamps_become_naive_utc(tmp_path):
+    path = tmp_path / "tz.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'America/New_York'")
+    con.execute(
+        "CREATE TABLE events AS SELECT 'a' AS account_id, "
+        "TIMESTAMPTZ '2026-01-01 23:30:00-05' AS ts"
+    )
+    con.close()
+    with connect(path) as wh:
+        ev = wh.table("events")
+        assert ev.ts.type().timezone is None
+        # 23:30 in New York is 04:30 the next day in UTC
+        assert ev.ts.max().to_pyarrow().as_py() == dt.datetime(2026, 1, 2, 4, 30)

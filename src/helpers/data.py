@@ -12,6 +12,7 @@ A source is one of:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt_types
 
 from . import paths
 from .errors import WorkbookError, did_you_mean
@@ -131,7 +133,7 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
             f"source {source}: cannot be opened as a DuckDB database "
             f"({str(exc).splitlines()[0][:120]})"
         ) from None
-    return Warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
+    return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
 
 
 def _connect_url(source: str) -> Warehouse:
@@ -147,7 +149,7 @@ def _connect_url(source: str) -> Warehouse:
     except Exception as exc:
         first = _scrub(str(exc), url).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise WorkbookError(f"source {describe(source)}: cannot connect ({first})") from None
-    return Warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
+    return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
 
 
 def _connect_folder(source: str, folder: Path) -> Warehouse:
@@ -176,7 +178,33 @@ def _connect_folder(source: str, folder: Path) -> Warehouse:
             f"source {source}: the folder holds none of the tables "
             f"({', '.join(t + '.parquet|.csv' for t in TABLES[:2])}, …)"
         )
-    return Warehouse(source, con, tables)
+    return _warehouse(source, con, tables)
+
+
+def _warehouse(source: str, con, tables: dict[str, Any]) -> Warehouse:
+    """Map the tables, with time-zone-aware timestamps turned into naive UTC.
+
+    The contract's timestamps are UTC without a zone; a source that stores them with
+    one (TIMESTAMPTZ) is converted in the engine, in a session set to UTC, so every
+    analysis compares like with like.
+    """
+    if any(
+        t[c].type().is_timestamp() and t[c].type().timezone
+        for t in tables.values()
+        for c in t.columns
+    ):
+        with contextlib.suppress(Exception):  # engines without session time zones
+            con.raw_sql("SET TimeZone = 'UTC'")
+    return Warehouse(source, con, {n: _utc_naive(t) for n, t in tables.items()})
+
+
+def _utc_naive(t):
+    fixes = {
+        name: t[name].cast(dt_types.Timestamp(timezone=None, scale=typ.scale))
+        for name, typ in t.schema().items()
+        if typ.is_timestamp() and typ.timezone
+    }
+    return t.mutate(**fixes) if fixes else t
 
 
 def resolve_as_of(wh: Warehouse, as_of: str | dt.date | None) -> dt.date:
