@@ -13,6 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from helpers import paths
 from helpers.data import connect
+from helpers.demo import create_tables
 from helpers.errors import WorkbookError
 from helpers.segmentation import (
     account_features,
@@ -40,18 +41,8 @@ def _tiny_warehouse(
 ) -> Path:
     """A DuckDB file with the contract tables; events are (account, day, feature, area)."""
     con = duckdb.connect(str(path))
-    con.execute("""
-        CREATE TABLE accounts (account_id VARCHAR, name VARCHAR, plan VARCHAR, region VARCHAR,
-            industry VARCHAR, created_at DATE, seats INTEGER, arr DOUBLE, churned_at DATE);
-        CREATE TABLE events (account_id VARCHAR, user_id VARCHAR, ts TIMESTAMP,
-            product_area VARCHAR, feature VARCHAR, value DOUBLE);
-        CREATE TABLE features (feature VARCHAR, product_area VARCHAR, name VARCHAR,
-            status VARCHAR, released_at DATE);
-        CREATE TABLE feature_requests (request_id VARCHAR, account_id VARCHAR, feature VARCHAR,
-            created_at TIMESTAMP, source VARCHAR, importance INTEGER, comment VARCHAR);
-        CREATE TABLE nps_responses (response_id VARCHAR, account_id VARCHAR, user_id VARCHAR,
-            submitted_at TIMESTAMP, score INTEGER, comment VARCHAR);
-    """)
+    create_tables(con)
+
     con.executemany(
         "INSERT INTO features VALUES (?, ?, ?, ?, ?)",
         [

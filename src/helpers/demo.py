@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from .errors import WorkbookError
 
-__all__ = ["AREAS", "PERSONAS", "DemoSpec", "generate", "truth_path"]
+__all__ = ["AREAS", "PERSONAS", "DemoSpec", "create_tables", "generate", "truth_path"]
 
 #: Product areas in the order they are used; ``--areas N`` takes the first N.
 AREAS = [
@@ -242,7 +242,7 @@ def _build(spec: DemoSpec, path: Path, progress) -> tuple[dict, dict]:
     con = duckdb.connect(str(path))
     con.execute("SET enable_progress_bar = false")
     try:
-        _create_tables(con)
+        create_tables(con)
         con.register("acc_df", pa.table(acc["table"]))
         con.execute("INSERT INTO accounts SELECT * FROM acc_df")
         con.unregister("acc_df")
@@ -304,21 +304,22 @@ def _build(spec: DemoSpec, path: Path, progress) -> tuple[dict, dict]:
     return truth, counts
 
 
-def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("""
-        CREATE TABLE accounts (account_id VARCHAR, name VARCHAR, plan VARCHAR, region VARCHAR,
-            industry VARCHAR, created_at DATE, seats INTEGER, arr DOUBLE, churned_at DATE);
-        CREATE TABLE events (account_id VARCHAR, user_id VARCHAR, ts TIMESTAMP,
-            product_area VARCHAR, feature VARCHAR, value DOUBLE);
-        CREATE TABLE features (feature VARCHAR, product_area VARCHAR, name VARCHAR,
-            status VARCHAR, released_at DATE);
-        CREATE TABLE feature_requests (request_id VARCHAR, account_id VARCHAR, feature VARCHAR,
-            created_at TIMESTAMP, source VARCHAR, importance INTEGER, comment VARCHAR);
-        CREATE TABLE nps_responses (response_id VARCHAR, account_id VARCHAR, user_id VARCHAR,
-            submitted_at TIMESTAMP, score INTEGER, comment VARCHAR);
-        CREATE TABLE metrics (date DATE, product_area VARCHAR, metric VARCHAR, segment VARCHAR,
-            value DOUBLE);
-    """)
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "integer": "INTEGER",
+    "float": "DOUBLE",
+}
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the contract's empty tables in a DuckDB database (types from the contract)."""
+    from .contract import CONTRACT
+
+    for table, columns in CONTRACT.items():
+        cols = ", ".join(f"{c.name} {_SQL_TYPES[c.kind]}" for c in columns)
+        con.execute(f"CREATE TABLE {table} ({cols})")
 
 
 _NAME_A = [
