@@ -90,12 +90,6 @@ def test_a_refused_connection_reports_without_the_password(pg, tmp_path):
             assert not _leaks(path.read_bytes(), _needles(bad, pg.password)), path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="params._explain echoes the value of `source`, so a URL written into params by "
-    "mistake is printed, password included, in the scheduler's log; fix: show no value "
-    "for the key `source` (or mask `user:password@`)",
-)
 def test_a_url_written_into_params_by_mistake_is_not_echoed(tmp_path, monkeypatch, capsys):
     from helpers import paths
     from helpers.cli import main

@@ -256,6 +256,8 @@ def _run_dir(team: str, link: str = "latest") -> Path | None:
     target = pointer.resolve()
     if target.parent != runs.resolve() or not _RUN_ID.match(target.name) or not target.is_dir():
         return None
+    if not _inside(target, paths.outputs_dir()):  # a team folder linked from elsewhere
+        return None
     return target
 
 

@@ -33,6 +33,7 @@ __all__ = [
 #: The notebooks every team can run, in run order (segmentation first: others may reuse it).
 NOTEBOOKS = ["customer_segmentation", "feature_demand", "metric_trends"]
 
+_URL_CREDENTIALS = re.compile(r"(://)[^@/\s]*@")
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PosInt = Annotated[int, Field(ge=1, le=100_000)]
 
@@ -264,7 +265,8 @@ def _explain(exc: ValidationError, own: dict, team_path: Path, defaults_path: Pa
         hint = did_you_mean(loc[-1], valid) or f"; valid keys: {', '.join(valid)}"
         return f"{src}: unknown key `{key}`{hint}"
     value = err.get("input")
-    shown = repr(value)
+    # never echo credentials: a URL's user:password@ is masked wherever it appears
+    shown = _URL_CREDENTIALS.sub(r"\1<redacted>@", repr(value))
     if len(shown) > 60:
         shown = shown[:57] + "..."
     msg = err["msg"]
@@ -291,6 +293,16 @@ def _expected(err: dict, msg: str) -> str:
     }
     if kind in names:
         return names[kind]
+    ctx = err.get("ctx") or {}
+    bounds = {
+        "too_short": ("must list at least {min_length} item(s)", "min_length"),
+        "greater_than_equal": ("must be at least {ge}", "ge"),
+        "greater_than": ("must be more than {gt}", "gt"),
+        "less_than_equal": ("must be at most {le}", "le"),
+        "less_than": ("must be less than {lt}", "lt"),
+    }
+    if kind in bounds and bounds[kind][1] in ctx:
+        return bounds[kind][0].format(**ctx)
     if kind == "literal_error":
         return "must be " + msg.removeprefix("Input should be ")
     return "is invalid: " + msg[:1].lower() + msg[1:]
