@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     step(
         "fleet:12x3",
-        lambda: bench_fleet(work, 20_000 if smoke else 2_000_000, teams=2 if smoke else 12),
+        lambda: bench_fleet(work, 20_000 if smoke else 2_000_000, teams=1 if smoke else 12),
     )
 
     def dashboard():
