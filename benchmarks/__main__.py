@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--work", type=Path, default=HERE / "_work")
     p.add_argument("--out", type=Path, default=None, help="folder for results.md/json")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the figures already in results.json that this run does not measure",
+    )
     args = p.parse_args(argv)
 
     smoke = args.smoke
@@ -58,12 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     out_dir = args.out or (work if smoke else HERE)
-    results: dict = {
-        "machine": machine(),
-        "smoke": smoke,
-        "started": time.strftime("%FT%TZ"),
-        "sizes": sizes,
-    }
+    previous = out_dir / "results.json"
+    results: dict = json.loads(previous.read_text()) if args.merge and previous.exists() else {}
+    results.update({"machine": machine(), "smoke": smoke})
+    results["sizes"] = sorted(set(results.get("sizes", [])) | set(sizes))
+    results.setdefault("started", time.strftime("%FT%TZ"))
 
     def step(name, fn):
         if name.split(":")[0] not in only:
