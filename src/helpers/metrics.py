@@ -443,7 +443,7 @@ def metric_series(
     t = _area_filter(wh, t, spec, product_area, stop)
     lo, hi = _bounds(t[spec.time], start, stop)
     t = t.filter(t[spec.time] >= lo, t[spec.time] < hi)
-    coverage = _coverage_start(wh, spec, product_area, stop)
+    coverage = _coverage_start(wh, spec, product_area, stop, start)
 
     filter_label = "all accounts"
     group = ["period"]
@@ -502,8 +502,15 @@ def _partial_notes(frame, grain: str, as_of: dt.date) -> list[str]:
     return notes
 
 
-def _coverage_start(wh, spec: MetricSpec, product_area: str, stop: dt.date):
-    """The first day the source holds data for (a period before it is partial)."""
+def _coverage_start(
+    wh, spec: MetricSpec, product_area: str, stop: dt.date, start: dt.date | None = None
+):
+    """The first day the source holds data for (a period before it is partial).
+
+    Only whether data begins after ``start`` matters, so the scan first looks at rows up
+    to 35 days past ``start`` (the engine skips the rest by its zone maps), and scans
+    everything only when that finds nothing.
+    """
     import pandas as pd
 
     if spec.table == "metrics":
@@ -514,7 +521,12 @@ def _coverage_start(wh, spec: MetricSpec, product_area: str, stop: dt.date):
         col = "ts"
     if product_area:
         t = t.filter(t.product_area == product_area)
-    first = t.aggregate(m=t[col].min()).to_pyarrow().column("m").to_pylist()[0]
+    first = None
+    if start is not None:
+        near = t.filter(t[col] < _bounds(t[col], start + dt.timedelta(days=35), stop)[0])
+        first = near.aggregate(m=near[col].min()).to_pyarrow().column("m").to_pylist()[0]
+    if first is None:
+        first = t.aggregate(m=t[col].min()).to_pyarrow().column("m").to_pylist()[0]
     return pd.Timestamp(first).normalize() if first is not None else None
 
 
