@@ -17,24 +17,21 @@ from helpers.data import connect
 __all__ = ["compare"]
 
 _FEATURES_SQL = """
-WITH ev AS (
-  SELECT * FROM events
-  WHERE product_area = $area AND ts >= $lo AND ts < $hi
-), released AS (
+WITH released AS (
   SELECT feature FROM features
   WHERE product_area = $area AND status = 'released' AND released_at <= $as_of
 ), per AS (
   SELECT account_id, max(ts) AS last_ts, count(DISTINCT CAST(ts AS DATE)) AS frequency,
-         count(*) AS events
-  FROM ev GROUP BY account_id
-), used AS (
-  SELECT account_id, count(DISTINCT feature) AS used FROM ev
-  WHERE feature IN (SELECT feature FROM released) GROUP BY account_id
+         count(*) AS events,
+         count(DISTINCT feature) FILTER (WHERE feature IN (SELECT feature FROM released)) AS used
+  FROM events
+  WHERE product_area = $area AND ts >= $lo AND ts < $hi
+  GROUP BY account_id
 )
 SELECT a.account_id, coalesce(p.frequency, 0) AS frequency, coalesce(p.events, 0) AS events,
        coalesce(date_diff('day', CAST(p.last_ts AS DATE), $as_of), $lookback) AS recency,
-       coalesce(u.used, 0) / (SELECT count(*) FROM released) AS breadth
-FROM accounts a LEFT JOIN per p USING (account_id) LEFT JOIN used u USING (account_id)
+       coalesce(p.used, 0) / (SELECT count(*) FROM released) AS breadth
+FROM accounts a LEFT JOIN per p USING (account_id)
 WHERE a.created_at <= $as_of
 """
 
@@ -84,7 +81,7 @@ def compare(warehouse: Path, area: str, repeats: int = 5) -> dict:
     ts, s = _time(sql_features, repeats)
     merged = h.merge(s, on="account_id", suffixes=("", "_sql"))
     assert len(merged) == len(s) == len(h), "per-account frames differ in accounts"
-    for col in ["frequency", "events"]:
+    for col in ["frequency", "events", "breadth"]:
         assert np.array_equal(merged[col].to_numpy(float), merged[f"{col}_sql"].to_numpy(float))
     out["times_s"]["account_features"] = {"helpers": round(th, 3), "sql": round(ts, 3)}
     out["ratios"]["account_features"] = round(th / ts, 2)

@@ -249,26 +249,26 @@ def account_features(
     hi = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
 
     ev = events.filter(events.product_area == product_area, events.ts >= lo, events.ts < hi)
-    per = ev.group_by(_k1=ev.account_id).aggregate(
-        last_ts=ev.ts.max(),
-        frequency=ev.ts.date().nunique(),
-        events=ev.count(),
-        value_sum=ev.value.sum(),
-    )
+    # the catalogue is small: its released features become a literal list, so breadth is
+    # counted in the same single pass over the events as everything else
     released = features.filter(
         features.product_area == product_area,
         features.status == "released",
         features.released_at <= as_of,
     )
-    n_released = int(released.count().to_pyarrow().as_py())
-    used = ev.semi_join(released.select("feature"), "feature")
-    used = used.group_by(_k2=used.account_id).aggregate(used_features=used.feature.nunique())
+    released_list = sorted(set(released.feature.to_pyarrow().to_pylist()))
+    n_released = len(released_list)
+    per = ev.group_by(_k1=ev.account_id).aggregate(
+        last_ts=ev.ts.max(),
+        frequency=ev.ts.date().nunique(),
+        events=ev.count(),
+        value_sum=ev.value.sum(),
+        used_features=ev.feature.nunique(where=ev.feature.isin(released_list or [""])),
+    )
 
     acc = accounts.filter(accounts.created_at <= as_of)
-    joined = acc.left_join(per, acc.account_id == per._k1).left_join(
-        used, acc.account_id == used._k2
-    )
-    drop = ["_k1", "_k2"]
+    joined = acc.left_join(per, acc.account_id == per._k1)
+    drop = ["_k1"]
     if nps is not None:
         nr = nps.filter(nps.submitted_at < hi)
         nr = nr.mutate(
