@@ -767,13 +767,20 @@ def behaviour_clusters(
         with threadpool_limits(1):
             return KMeans(n_clusters=n, random_state=seed, n_init=10).fit(data)
 
+    # silhouette costs n² distances: above 5,000 accounts it is scored on a seeded sample
+    sample = 5000 if len(x) > 5000 else None
     if k is not None:
         ks = [k]
         sil = None
     else:
         ks = [n for n in range(k_min, k_max + 1) if n < min(len(act), distinct + 1)]
         sil = pd.Series(
-            {n: float(silhouette_score(x, fit(x, n).labels_, sample_size=None)) for n in ks},
+            {
+                n: float(
+                    silhouette_score(x, fit(x, n).labels_, sample_size=sample, random_state=seed)
+                )
+                for n in ks
+            },
             name="silhouette",
         ).rename_axis("k")
     best = int(sil.idxmax()) if sil is not None else ks[0]
