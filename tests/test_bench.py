@@ -28,7 +28,7 @@ def test_benchmarks_run_at_tiny_sizes_and_write_results(tmp_path):
             "--out",
             str(tmp_path / "out"),
             "--only",
-            "generation,aggregations,team_run,naive,fleet",
+            "generation,aggregations,naive,fleet",
         ],
         capture_output=True,
         text=True,
