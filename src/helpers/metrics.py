@@ -507,9 +507,9 @@ def _coverage_start(
 ):
     """The first day the source holds data for (a period before it is partial).
 
-    Only whether data begins after ``start`` matters, so the scan first looks at rows up
-    to 35 days past ``start`` (the engine skips the rest by its zone maps), and scans
-    everything only when that finds nothing.
+    Only whether data begins after ``start`` matters: one row on or before ``start``
+    settles it; otherwise the rows up to 35 days past ``start`` are scanned (the engine
+    skips the rest by its zone maps), and everything only when that finds nothing.
     """
     import pandas as pd
 
@@ -523,6 +523,11 @@ def _coverage_start(
         t = t.filter(t.product_area == product_area)
     first = None
     if start is not None:
+        # any row on or before the window's first day: the whole window is covered, and the
+        # engine stops at the first row it finds
+        bound = _bounds(t[col], start + dt.timedelta(days=1), stop)[0]
+        if t.filter(t[col] < bound).select(col).limit(1).to_pyarrow().num_rows:
+            return pd.Timestamp(start)
         near = t.filter(t[col] < _bounds(t[col], start + dt.timedelta(days=35), stop)[0])
         first = near.aggregate(m=near[col].min()).to_pyarrow().column("m").to_pylist()[0]
     if first is None:
