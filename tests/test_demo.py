@@ -134,3 +134,12 @@ def test_users_belong_to_their_account(demo_path):
     )
     assert bad.n[0] == 0
     assert np.isfinite(_sql(demo_path, "SELECT sum(value) AS v FROM events").v[0])
+
+
+def test_all_twelve_areas_can_be_generated(tmp_path):
+    out = tmp_path / "twelve.duckdb"
+    generate(DemoSpec(events=20_000, accounts=60, areas=12, seed=1), out)
+    areas = _sql(out, "SELECT DISTINCT product_area FROM events ORDER BY 1").product_area
+    assert sorted(areas) == sorted(AREAS)
+    tickets = _sql(out, "SELECT min(value) AS v FROM metrics")
+    assert tickets.v[0] >= 0

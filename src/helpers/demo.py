@@ -728,7 +728,12 @@ def _metrics(con, rng, areas, days) -> None:
     weekday = (days.astype("datetime64[D]").view("int64") - 4) % 7
     for j, area in enumerate(areas):
         for seg, base in [(None, 40.0), ("starter", 22.0), ("pro", 12.0), ("enterprise", 6.0)]:
-            lam = base * (1 - 0.1 * j) * np.where(weekday >= 5, 0.3, 1.0) * (1 + 0.2 * t / len(t))
+            lam = (
+                base
+                * (1 - 0.1 * min(j, 7))
+                * np.where(weekday >= 5, 0.3, 1.0)
+                * (1 + 0.2 * t / len(t))
+            )
             vals = rng.poisson(lam).astype(float)
             rows.append(
                 {
