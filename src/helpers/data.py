@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
         hint = " (build it with `workbook demo-data`)" if path == paths.default_warehouse() else ""
         raise WorkbookError(f"source {source}: no such file or folder{hint}")
     try:
-        con = ibis.duckdb.connect(str(path), read_only=True)
+        con = ibis.duckdb.connect(str(path), read_only=True, **_duckdb_config())
         names = con.list_tables()
     except Exception as exc:  # duckdb raises many kinds for a file that is not a database
         raise WorkbookError(
@@ -134,6 +135,20 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
             f"({str(exc).splitlines()[0][:120]})"
         ) from None
     return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
+
+
+def _duckdb_config() -> dict[str, str]:
+    """Bounded engine memory: big aggregations spill to disk instead of growing the kernel.
+
+    ``WORKBOOK_DUCKDB_MEMORY`` (default 512MB) caps each notebook's engine, so a team run
+    stays small whatever the number of events; spills go to a temporary folder.
+    """
+    spill = Path(tempfile.gettempdir()) / "workbook-duckdb"
+    spill.mkdir(exist_ok=True)
+    return {
+        "memory_limit": os.environ.get("WORKBOOK_DUCKDB_MEMORY", "512MB"),
+        "temp_directory": str(spill),
+    }
 
 
 def _connect_url(source: str) -> Warehouse:
@@ -153,7 +168,7 @@ def _connect_url(source: str) -> Warehouse:
 
 
 def _connect_folder(source: str, folder: Path) -> Warehouse:
-    con = ibis.duckdb.connect()
+    con = ibis.duckdb.connect(**_duckdb_config())
     tables = {}
     for name in TABLES:
         candidates = [folder / f"{name}.parquet", folder / name, folder / f"{name}.csv"]
