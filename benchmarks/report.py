@@ -15,13 +15,13 @@ def targets(r: dict) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met?) for every target of the brief that the figures cover."""
     out: list[tuple[str, str, bool | None]] = []
     agg = r.get("aggregations", {})
-    for size in ("10000000", "100000000", 10_000_000, 100_000_000):
-        res = agg.get(size) or agg.get(str(size))
+    for size in (10_000_000, 100_000_000):
+        res = agg.get(str(size)) or agg.get(size)
         if isinstance(res, dict) and "ratios" in res:
             worst = max(res["ratios"].values())
             out.append(
                 (
-                    f"helpers ≤ 1.25× hand-written SQL at {int(size):,} events",
+                    f"helpers ≤ 1.25× hand-written SQL at {size:,} events",
                     f"worst ratio {worst:.2f}",
                     worst <= 1.25,
                 )
@@ -57,15 +57,26 @@ def targets(r: dict) -> list[tuple[str, str, bool | None]]:
             )
         )
     dash = r.get("dashboard", {}).get("first_chart")
-    if isinstance(dash, dict) and "ours_median_s" in dash:
+    if isinstance(dash, dict) and "ours_first_chart_s" in dash:
+        ours = dash["ours_first_chart_s"]
+        plain = dash.get("plain_voila_first_chart_s", {}).get("median", "?")
         out.append(
             (
-                "PM page first chart ≤ 1 s",
-                f"{dash['ours_median_s']} s (plain Voila "
-                f"{dash.get('plain_voila_median_s', '?')} s)",
-                dash["ours_median_s"] <= 1.0,
+                "PM page first chart ≤ 1 s (median of loads, 12 teams)",
+                f"{ours['median']} s, slowest {ours['max']} s (plain Voila {plain} s)",
+                ours["median"] <= 1.0,
             )
         )
+        mem = dash.get("ours_server_memory", {})
+        if "rss_mib" in mem:
+            out.append(
+                (
+                    "dashboard server memory < 2 GiB with 12 teams",
+                    f"{mem['rss_mib']:,.0f} MiB RSS summed ({mem.get('pss_mib', 0):,.0f} "
+                    f"MiB PSS), {mem.get('kernels', '?')} kernels",
+                    mem["rss_mib"] < 2048,
+                )
+            )
     gen = r.get("generation", {}).get("10M")
     if isinstance(gen, dict) and "seconds" in gen:
         out.append(
