@@ -258,13 +258,15 @@ def account_features(
     )
     released_list = sorted(set(released.feature.to_pyarrow().to_pylist()))
     n_released = len(released_list)
-    per = ev.group_by(_k1=ev.account_id).aggregate(
-        last_ts=ev.ts.max(),
-        frequency=ev.ts.date().nunique(),
-        events=ev.count(),
-        value_sum=ev.value.sum(),
-        used_features=ev.feature.nunique(where=ev.feature.isin(released_list or [""])),
-    )
+    aggs = {
+        "last_ts": ev.ts.max(),
+        "frequency": ev.ts.date().nunique(),
+        "events": ev.count(),
+        "used_features": ev.feature.nunique(where=ev.feature.isin(released_list or [""])),
+    }
+    if monetary == "event_value":  # read the `value` column only when it is used
+        aggs["value_sum"] = ev.value.sum()
+    per = ev.group_by(_k1=ev.account_id).aggregate(**aggs)
 
     acc = accounts.filter(accounts.created_at <= as_of)
     joined = acc.left_join(per, acc.account_id == per._k1)
