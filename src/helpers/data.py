@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,8 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
         hint = " (build it with `workbook demo-data`)" if path == paths.default_warehouse() else ""
         raise WorkbookError(f"source {source}: no such file or folder{hint}")
     try:
-        con = ibis.duckdb.connect(str(path), read_only=True, **_duckdb_config())
+        con = ibis.duckdb.connect(str(path), read_only=True)
+        _bound_memory(con)
         names = con.list_tables()
     except Exception as exc:  # duckdb raises many kinds for a file that is not a database
         raise WorkbookError(
@@ -137,18 +139,21 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
     return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
 
 
-def _duckdb_config() -> dict[str, str]:
+def _bound_memory(con) -> None:
     """Bounded engine memory: big aggregations spill to disk instead of growing the kernel.
 
-    ``WORKBOOK_DUCKDB_MEMORY`` (default 512MB) caps each notebook's engine, so a team run
-    stays small whatever the number of events; spills go to a temporary folder.
+    ``WORKBOOK_DUCKDB_MEMORY`` (default 512MB) caps the engine of each notebook, so a
+    team run stays small whatever the number of events; spills go to a temporary folder.
+    Set after opening (not as connection config), so other connections to the same file
+    in the process, with default settings, stay possible.
     """
     spill = Path(tempfile.gettempdir()) / "workbook-duckdb"
     spill.mkdir(exist_ok=True)
-    return {
-        "memory_limit": os.environ.get("WORKBOOK_DUCKDB_MEMORY", "512MB"),
-        "temp_directory": str(spill),
-    }
+    limit = os.environ.get("WORKBOOK_DUCKDB_MEMORY", "512MB")
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
+        raise WorkbookError(f"WORKBOOK_DUCKDB_MEMORY must be a size like 512MB, not {limit!r}")
+    con.raw_sql(f"SET memory_limit = '{limit}'")
+    con.raw_sql(f"SET temp_directory = '{spill}'")
 
 
 def _connect_url(source: str) -> Warehouse:
@@ -168,7 +173,8 @@ def _connect_url(source: str) -> Warehouse:
 
 
 def _connect_folder(source: str, folder: Path) -> Warehouse:
-    con = ibis.duckdb.connect(**_duckdb_config())
+    con = ibis.duckdb.connect()
+    _bound_memory(con)
     tables = {}
     for name in TABLES:
         candidates = [folder / f"{name}.parquet", folder / name, folder / f"{name}.csv"]
