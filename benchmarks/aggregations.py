@@ -11,7 +11,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from helpers import metrics, segmentation
+from helpers import customer_segmentation as segmentation
+from helpers import metric_trends as metrics
 from helpers.data import connect
 
 __all__ = ["compare"]

@@ -178,7 +178,7 @@ def run(loads: int = 10, teams: int = 12, pause: float = 2.0, plain: bool = True
         if plain:
             demo = paths.default_warehouse()
             if not demo.exists():
-                from helpers.demo import DemoSpec, generate
+                from helpers.data.demo import DemoSpec, generate
 
                 demo = root / "demo.duckdb"
                 generate(DemoSpec(events=400_000, accounts=1200), demo)

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from helpers import paths
-from helpers.demo import AREAS, truth_path
+from helpers.data.demo import AREAS, truth_path
 
 from .harness import VENV_BIN, run_measured
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -43,12 +45,11 @@ seed = 42  # seeds k-means and the bootstrap
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
 from IPython.display import Markdown, display
 
-from helpers import report
+from helpers.customer_segmentation import plots as splots
+from helpers.customer_segmentation import segment
 from helpers.data import connect, resolve_as_of
-from helpers.plots import segmentation as splots
-from helpers.plots import use_style
+from helpers.display import show_answer, show_quality, use_style
 from helpers.results import Recorder
-from helpers.segmentation import segment
 
 use_style()
 wh = connect(source)
@@ -79,7 +80,7 @@ def note(lines):
 
 # %%
 answer = seg.summary()
-report.show_answer(answer, title=f"The answer for {team} at {as_of}")
+show_answer(answer, title=f"The answer for {team} at {as_of}")
 rec.answer(
     answer,
     as_of=as_of,
@@ -201,4 +202,4 @@ seg.assignments.head(10)
 # ## Data quality
 
 # %%
-quality = report.show_quality(wh, run_dir)
+quality = show_quality(wh, run_dir)

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,10 +43,10 @@ seed = 42  # seed of the bootstrap
 import pandas as pd
 from IPython.display import Markdown, display
 
-from helpers import demand, report
+from helpers import feature_demand as demand
 from helpers.data import connect, resolve_as_of
-from helpers.plots import demand as demand_plots
-from helpers.plots import use_style
+from helpers.display import show_answer, show_quality, use_style
+from helpers.feature_demand import plots as demand_plots
 from helpers.results import Recorder
 
 use_style()
@@ -73,7 +75,7 @@ result = demand.compare_demand(
 
 # %%
 answer = result.summary()
-report.show_answer(answer)
+show_answer(answer)
 rec.answer(
     answer,
     winner=result.winner,
@@ -177,4 +179,4 @@ rec.figure("adoption_curve", fig)
 # ## Data quality
 
 # %%
-report.show_quality(wh, run_dir)
+show_quality(wh, run_dir)

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,11 +43,11 @@ seed = 42  # reserved for randomised steps (none today): kept for reproducible r
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
 from IPython.display import Markdown, display
 
-from helpers import report, trends
+from helpers import metric_trends as trends
 from helpers.data import connect, resolve_as_of
-from helpers.metrics import metric_series
-from helpers.plots import trends as tplots
-from helpers.plots import use_style
+from helpers.display import show_answer, show_quality, use_style
+from helpers.metric_trends import metric_series
+from helpers.metric_trends import plots as tplots
 from helpers.results import Recorder
 
 use_style()
@@ -73,7 +75,7 @@ analysis = trends.analyse(series.values(), grain, title=series.title, unit=unit,
 
 # %%
 answer = (series.summary()[:1] if series.empty else []) + analysis.summary()
-report.show_answer(answer)
+show_answer(answer)
 rec.answer(answer, metric=metric, grain=grain, filter=series.filter_label, as_of=str(as_of))
 
 # %% [markdown]
@@ -168,4 +170,4 @@ if by_seg is not None and not by_seg.empty:
 # ## Data quality
 
 # %%
-report.show_quality(wh, run_dir)
+show_quality(wh, run_dir)

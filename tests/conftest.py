@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import paths
-from helpers.demo import DemoSpec, generate, truth_path
+from helpers.data.demo import DemoSpec, generate, truth_path
 
 #: The small warehouse the tests share: big enough for the planted truths to show.
 SMALL = DemoSpec(events=400_000, accounts=1200, areas=4, seed=7)

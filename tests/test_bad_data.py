@@ -20,10 +20,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import paths, runner
-from helpers.contract import check
+from helpers import paths
+from helpers import run as runner
 from helpers.data import connect
-from helpers.demo import DemoSpec, generate
+from helpers.data.contract import check
+from helpers.data.demo import DemoSpec, generate
 
 SEED = 9
 CASES_PER_FAMILY = 4

@@ -8,8 +8,8 @@ import shutil
 import duckdb
 import pytest
 
-from helpers.contract import CONTRACT, check
 from helpers.data import connect
+from helpers.data.contract import CONTRACT, check
 
 
 @pytest.fixture

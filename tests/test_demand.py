@@ -13,9 +13,9 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from helpers import demand
+from helpers import feature_demand as demand
 from helpers.data import connect
-from helpers.demo import _DEMAND, _PLAN_MIX
+from helpers.data.demo import _DEMAND, _PLAN_MIX
 from helpers.errors import WorkbookError
 
 AREA = "analytics"

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.contract import CONTRACT, check
 from helpers.data import connect
-from helpers.demo import AREAS, DemoSpec, generate, truth_path
+from helpers.data.contract import CONTRACT, check
+from helpers.data.demo import AREAS, DemoSpec, generate, truth_path
 from helpers.errors import WorkbookError
 
 TINY = DemoSpec(events=30_000, accounts=150, areas=2, seed=3)

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from helpers import paths
-from helpers.demo import DemoSpec, generate
+from helpers.data.demo import DemoSpec, generate
 from helpers.params import NOTEBOOKS
 
 pytestmark = pytest.mark.slow

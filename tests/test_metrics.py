@@ -8,7 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from helpers import data, metrics
+from helpers import data
+from helpers import metric_trends as metrics
 from helpers.errors import WorkbookError
 
 # Mondays of a tiny warehouse: weeks W1, W2 (no activity at all), W3, W4

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from helpers.contract import check
 from helpers.data import connect
-from helpers.report import quality_table
+from helpers.data.contract import check
+from helpers.display import quality_table
 
 
 def test_quality_table_without_a_run_checks_the_source(demo_path):

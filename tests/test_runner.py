@@ -12,7 +12,7 @@ import time
 import nbformat
 import pytest
 
-from helpers import runner
+from helpers import run as runner
 from helpers.params import NOTEBOOKS
 
 pytestmark = pytest.mark.slow

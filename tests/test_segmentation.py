@@ -12,10 +12,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from helpers import paths
-from helpers.data import connect
-from helpers.demo import create_tables
-from helpers.errors import WorkbookError
-from helpers.segmentation import (
+from helpers.customer_segmentation import (
     account_features,
     behaviour_clusters,
     rfm_segments,
@@ -23,6 +20,9 @@ from helpers.segmentation import (
     segment_movement,
     stability_reading,
 )
+from helpers.data import connect
+from helpers.data.demo import create_tables
+from helpers.errors import WorkbookError
 
 AS_OF = dt.date(2026, 10, 31)
 AREA = "analytics"

@@ -10,7 +10,9 @@ import pytest
 from scipy.signal import lfilter
 from scipy.stats import theilslopes
 
-from helpers import data, metrics, trends
+from helpers import data
+from helpers import metric_trends as metrics
+from helpers import metric_trends as trends
 
 AREAS = ["analytics", "collaboration", "integrations", "admin"]
 

@@ -178,7 +178,7 @@ def _scratch() -> Path:
 def tiny_warehouse() -> Path:
     """A tiny demo DuckDB (30k events, 2 areas), built once per session."""
     if "tiny" not in _CACHE:
-        from helpers.demo import DemoSpec, generate
+        from helpers.data.demo import DemoSpec, generate
 
         out = _scratch() / "tiny.duckdb"
         generate(DemoSpec(events=30_000, accounts=150, areas=2), out)

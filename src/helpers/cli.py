@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(args) -> int:
-    from .demo import DemoSpec, generate
+    from .data.demo import DemoSpec, generate
 
     out = args.out or paths.default_warehouse()
     spec = DemoSpec(accounts=args.accounts, events=args.events, areas=args.areas, seed=args.seed)
@@ -132,8 +132,8 @@ def _demo(args) -> int:
 
 
 def _check(args) -> int:
-    from .contract import check, format_violations
     from .data import connect, describe
+    from .data.contract import check, format_violations
     from .params import load_team
 
     source = load_team(args.team).source if args.team else (args.source or None)
@@ -152,7 +152,7 @@ def _check(args) -> int:
 def _teams(args) -> int:
     from .data import describe
     from .params import known_teams, load_team
-    from .runner import latest_run
+    from .run import latest_run
 
     teams = known_teams()
     if not teams:
@@ -176,7 +176,7 @@ def _teams(args) -> int:
 
 def _run(args) -> int:
     from .params import known_teams
-    from .runner import run
+    from .run import run
 
     if args.all and args.team:
         raise WorkbookError("use either --team or --all, not both")
@@ -286,7 +286,7 @@ def _print_summary(results) -> None:
 
 
 def _history(args) -> int:
-    from .runner import history
+    from .run import history
 
     rows = history(args.team)
     if not rows:
@@ -304,7 +304,7 @@ def _history(args) -> int:
 
 
 def _prune(args) -> int:
-    from .runner import prune
+    from .run import prune
 
     removed = prune(args.keep, args.team)
     for p in removed:
@@ -333,7 +333,7 @@ def _serve(args) -> int:
 
 
 def _metrics(args) -> int:
-    from .metrics import known_metrics
+    from .metric_trends import known_metrics
 
     for name in known_metrics():
         print(name)

@@ -24,8 +24,8 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt_types
 
-from . import paths
-from .errors import WorkbookError, did_you_mean
+from .. import paths
+from ..errors import WorkbookError, did_you_mean
 
 __all__ = ["TABLES", "Warehouse", "connect", "describe", "resolve_as_of"]
 

@@ -10,7 +10,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .errors import WorkbookError, check_choice
+from ..errors import WorkbookError, check_choice
 
 __all__ = [
     "CLUSTER_FEATURES",

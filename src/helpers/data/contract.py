@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .data import OPTIONAL_TABLES, Warehouse
+from .warehouse import OPTIONAL_TABLES, Warehouse
 
 __all__ = ["CONTRACT", "Column", "Violation", "check", "format_violations"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .contract import check
 from .data import Warehouse
+from .data.contract import check
 
-__all__ = ["quality_table", "show_answer", "show_quality"]
+__all__ = ["quality_table", "show_answer", "show_quality", "use_style"]
 
 
 def show_answer(sentences: list[str] | str, title: str = "The answer") -> None:
@@ -55,3 +55,10 @@ def show_quality(wh: Warehouse, run_dir: str | Path | None = None) -> pd.DataFra
         )
         display(table)
     return table
+
+
+def use_style() -> None:
+    """The one look every notebook shares (call once at the top of a notebook)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from . import paths
-from .errors import WorkbookError, check_choice, did_you_mean
+from .. import paths
+from ..errors import WorkbookError, check_choice, did_you_mean
 
 __all__ = [
     "GRAINS",

@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, paths
-from .data import connect, describe, resolve_as_of
-from .errors import WorkbookError, did_you_mean
-from .params import NOTEBOOKS, TeamParams, load_team, notebook_parameters
+from .. import __version__, paths
+from ..data import connect, describe, resolve_as_of
+from ..errors import WorkbookError, did_you_mean
+from ..params import NOTEBOOKS, TeamParams, load_team, notebook_parameters
 
 __all__ = [
     "JobResult",
@@ -49,7 +49,7 @@ _KERNEL = "python3"
 # WORKBOOK_WARM_IMPORTS replaces the list (tests with tiny stand-in notebooks use less)
 _WARM_IMPORTS = (
     "import numpy, pandas, matplotlib.pyplot, seaborn, scipy.stats, statsmodels.api, "
-    "sklearn.cluster, ibis, helpers.data, helpers.report, helpers.results"
+    "sklearn.cluster, ibis, helpers.data, helpers.display, helpers.results"
 )
 
 
@@ -93,7 +93,7 @@ def _git_commit() -> str | None:
 def _helpers_hash() -> str:
     """A hash of the helpers' source: a change in a helper invalidates up-to-date runs."""
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).parent.rglob("*.py")):
+    for p in sorted(Path(__file__).parents[1].rglob("*.py")):
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -251,7 +251,7 @@ def _preflight(tp: TeamParams, wh, notebooks: list[str], violations: list) -> No
         _check_features(tp, wh)
     if "metric_trends" in notebooks:
         try:
-            from . import metrics
+            from ..metric_trends import _metrics as metrics
         except ImportError:  # registry not installed in this checkout
             return
         try:
@@ -289,7 +289,7 @@ def plan(
 
     Teams sharing a source share one connection, one contract check and one fingerprint.
     """
-    from .contract import check
+    from ..data.contract import check
 
     helpers_hash = _helpers_hash()
     out = []

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import median_abs_deviation
 
-from .errors import check_choice
+from ..errors import check_choice
 
 __all__ = [
     "SEASON",

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from . import paths
-from .errors import WorkbookError, check_choice
-from .params import NOTEBOOKS, known_teams, load_team
+from .. import paths
+from ..errors import WorkbookError, check_choice
+from ..params import NOTEBOOKS, known_teams, load_team
 
 __all__ = [
     "ANALYSIS_TITLES",

@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .errors import WorkbookError
+from ..errors import WorkbookError
 
 __all__ = ["AREAS", "PERSONAS", "DemoSpec", "create_tables", "generate", "truth_path"]
 

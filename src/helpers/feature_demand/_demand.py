@@ -12,9 +12,9 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from . import paths
-from .data import Warehouse
-from .errors import WorkbookError, check_choice, did_you_mean
+from .. import paths
+from ..data import Warehouse
+from ..errors import WorkbookError, check_choice, did_you_mean
 
 __all__ = [
     "EXACT_BELOW",
