@@ -65,6 +65,7 @@ data = demand.load_demand(
     sources=list(sources),
     segment_by=segment_by,
     team=team,
+    run_dir=run_dir,
 )
 result = demand.compare_demand(
     data, weighting=weighting, alpha=alpha, bootstrap_runs=bootstrap_runs, seed=seed

@@ -163,7 +163,7 @@ def test_team_html_refuses_unrecorded_table(outputs):
 
 def test_show_team_page_turns_unknown_team_into_a_notice(outputs, monkeypatch):
     shown = []
-    monkeypatch.setattr(dashboards._dashboards, "_display_html", shown.append)
+    monkeypatch.setattr(dashboards.page, "_display_html", shown.append)
     dashboards.show_team_page("team=nosuchteam")
     assert "must be one of" in shown[0] and "wb-notice" in shown[0]
     assert "Traceback" not in shown[0]

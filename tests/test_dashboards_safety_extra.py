@@ -63,7 +63,7 @@ def test_generated_non_ascii_or_overlong_values_are_refused_in_one_line(key, val
 @given(value=st.one_of(NON_ASCII, OVERLONG))
 def test_generated_bad_team_pages_show_a_notice_never_a_traceback(outputs, monkeypatch, value):
     shown: list[str] = []
-    monkeypatch.setattr(dashboards._dashboards, "_display_html", shown.append)
+    monkeypatch.setattr(dashboards.page, "_display_html", shown.append)
     dashboards.show_team_page("team=" + quote(value, safe=""), teams=TEAMS)
     assert len(shown) == 1 and "wb-notice" in shown[0]
     assert "Traceback" not in shown[0] and "could not be shown" not in shown[0]

@@ -1,4 +1,4 @@
-"""The one exception type for a user's mistake, and the check helpers that raise it."""
+"""The workbook's exceptions (one base, a subclass per kind of mistake) and the check helpers."""
 
 from __future__ import annotations
 
@@ -6,11 +6,35 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["WorkbookError", "check_choice", "did_you_mean"]
+__all__ = [
+    "DataError",
+    "MissingSegmentationError",
+    "ParamsError",
+    "VisitorError",
+    "WorkbookError",
+    "check_choice",
+    "did_you_mean",
+]
 
 
 class WorkbookError(Exception):
     """A mistake in params, data or a command line: shown as one line, never a traceback."""
+
+
+class ParamsError(WorkbookError):
+    """A params file (``params/*.yaml``) is missing, unreadable or invalid."""
+
+
+class DataError(WorkbookError):
+    """A source cannot be opened or breaks the data contract, or a query names what is not there."""
+
+
+class VisitorError(WorkbookError):
+    """A dashboard visitor's input (query string, widget value) is not one of the offered choices."""
+
+
+class MissingSegmentationError(WorkbookError):
+    """A breakdown by ``segment`` was asked for, but no segmentation run is recorded for the team."""
 
 
 def did_you_mean(value: str, options: Iterable[str], n: int = 3) -> str:

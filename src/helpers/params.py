@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import paths
-from .errors import WorkbookError, did_you_mean
+from .errors import ParamsError, did_you_mean
 
 __all__ = [
     "NOTEBOOKS",
@@ -27,11 +27,14 @@ __all__ = [
     "TeamParams",
     "known_teams",
     "load_team",
+    "SEGMENTATION",
     "notebook_parameters",
 ]
 
 #: The notebooks every team can run, in run order (segmentation first: others may reuse it).
 NOTEBOOKS = ["customer_segmentation", "feature_demand", "metric_trends"]
+#: The notebook whose recorded segments others may break down by (``segment``).
+SEGMENTATION = "customer_segmentation"
 
 _URL_CREDENTIALS = re.compile(r"(://)[^@/\s]*@")
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -140,6 +143,15 @@ class TeamParams(BaseModel):
     def section(self, notebook: str) -> _Section:
         return getattr(self, notebook)
 
+    def uses_segments(self, notebook: str) -> bool:
+        """Whether ``notebook`` breaks down or filters by the team's recorded segments."""
+        if notebook == "feature_demand":
+            return self.feature_demand.segment_by == "segment"
+        if notebook == "metric_trends":
+            mt = self.metric_trends
+            return "segment" in (mt.compare_by, mt.segment_column)
+        return False
+
 
 def known_teams(params_dir: Path | None = None) -> list[str]:
     """Team names: every ``params/<team>.yaml`` except ``_defaults.yaml``."""
@@ -166,27 +178,27 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise WorkbookError(f"{rel}: file not found") from None
+        raise ParamsError(f"{rel}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise WorkbookError(f"{rel}: cannot be read ({exc.__class__.__name__})") from None
+        raise ParamsError(f"{rel}: cannot be read ({exc.__class__.__name__})") from None
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise WorkbookError(f"{rel}: not valid YAML{where}: {problem}") from None
+        raise ParamsError(f"{rel}: not valid YAML{where}: {problem}") from None
     except (ValueError, TypeError) as exc:  # e.g. a date like 2026-02-30
-        raise WorkbookError(f"{rel}: not valid YAML: {exc}") from None
+        raise ParamsError(f"{rel}: not valid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise WorkbookError(
+        raise ParamsError(
             f"{rel}: must be a mapping of keys to values, not a {type(data).__name__}"
         )
     bad = [k for k in data if not isinstance(k, str)]
     if bad:
-        raise WorkbookError(f"{rel}: key {bad[0]!r} must be text")
+        raise ParamsError(f"{rel}: key {bad[0]!r} must be text")
     return data
 
 
@@ -220,7 +232,7 @@ def load_team(team: str, params_dir: Path | None = None) -> TeamParams:
     folder = params_dir or paths.params_dir()
     teams = known_teams(folder)
     if not _TEAM_NAME.match(team or "") or team not in teams:
-        raise WorkbookError(
+        raise ParamsError(
             f"unknown team {team!r}{did_you_mean(team, teams)}; known teams: "
             + (", ".join(teams) if teams else f"none (no team files in {_rel(folder)})")
         )
@@ -230,7 +242,7 @@ def load_team(team: str, params_dir: Path | None = None) -> TeamParams:
     own = _read_yaml(team_path)
     for key in ("team",):
         if key in own or key in defaults:
-            raise WorkbookError(
+            raise ParamsError(
                 f"{_rel(team_path if key in own else defaults_path)}: key `{key}` is set by the "
                 "file name and must not be written"
             )
@@ -243,7 +255,7 @@ def load_team(team: str, params_dir: Path | None = None) -> TeamParams:
     try:
         return TeamParams.model_validate(merged)
     except ValidationError as exc:
-        raise WorkbookError(_explain(exc, own, team_path, defaults_path)) from None
+        raise ParamsError(_explain(exc, own, team_path, defaults_path)) from None
 
 
 def _explain(exc: ValidationError, own: dict, team_path: Path, defaults_path: Path) -> str:
@@ -313,7 +325,7 @@ def notebook_parameters(
 ) -> dict[str, Any]:
     """The flat parameters papermill injects into ``notebook`` for this team."""
     if notebook not in NOTEBOOKS:
-        raise WorkbookError(f"unknown notebook {notebook!r}{did_you_mean(notebook, NOTEBOOKS)}")
+        raise ParamsError(f"unknown notebook {notebook!r}{did_you_mean(notebook, NOTEBOOKS)}")
     shared = {
         "team": params.team,
         "product_area": params.product_area,

@@ -1,10 +1,9 @@
 """Record a notebook's results (tables, figures, plain-words answer) into its run folder.
 
-Layout of ``outputs/<team>/<as_of>/`` written through this module::
-
-    tables/<notebook>/<name>.parquet   (and .csv when asked: for CRMs and spreadsheets)
-    figures/<notebook>/<name>.png
-    answers/<notebook>.json            the sentences a PM reads first, for the dashboards
+The run folder's layout is owned by :class:`helpers.paths.RunFolder`; this module
+writes tables (Parquet, and CSV when asked: for CRMs and spreadsheets), figures (PNG)
+and the plain-words answer that the dashboards show first, and reads them back,
+including the one reader of a team's recorded segments (:func:`read_assignments`).
 
 A notebook opened by hand in JupyterLab has no ``run_dir``; the recorder then
 writes nothing, so exploring never touches run records.
@@ -18,9 +17,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import WorkbookError
+from .errors import MissingSegmentationError, WorkbookError
+from .paths import RunFolder, TeamFolder
 
-__all__ = ["Recorder", "read_answer", "read_table"]
+__all__ = [
+    "SEGMENT_COLUMNS",
+    "Recorder",
+    "assignments_path",
+    "read_answer",
+    "read_assignments",
+    "read_table",
+]
+
+#: Columns of the segmentation's ``assignments`` table that can name an account's
+#: segment, in order of preference: the first with any value is the team's segment.
+SEGMENT_COLUMNS = ("rfm_segment", "cluster_name")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
@@ -48,6 +59,7 @@ class Recorder:
     def __init__(self, run_dir: str | Path | None, notebook: str):
         self.notebook = _check_name(notebook)
         self.run_dir = Path(run_dir) if run_dir else None
+        self.run = RunFolder(self.run_dir) if self.run_dir else None
         self.written: list[Path] = []
 
     @property
@@ -55,11 +67,15 @@ class Recorder:
         return self.run_dir is not None
 
     def _path(self, kind: str, name: str, suffix: str) -> Path | None:
-        if self.run_dir is None:
+        if self.run is None:
             return None
-        folder = self.run_dir / kind / self.notebook
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{_check_name(name)}{suffix}"
+        path = (
+            self.run.table(self.notebook, _check_name(name), suffix)
+            if kind == "tables"
+            else self.run.figure(self.notebook, _check_name(name))
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def table(self, name: str, df: pd.DataFrame, *, csv: bool = False) -> Path | None:
         """Save ``df`` as Parquet (and CSV if ``csv``); returns the Parquet path."""
@@ -87,11 +103,10 @@ class Recorder:
         """Save the plain-words answer (and any small facts) that the dashboards show first."""
         if isinstance(sentences, str):
             sentences = [sentences]
-        if self.run_dir is None:
+        if self.run is None:
             return None
-        folder = self.run_dir / "answers"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.notebook}.json"
+        path = self.run.answer(self.notebook)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             json.dumps(
                 {"notebook": self.notebook, "answer": list(sentences), "facts": facts},
@@ -105,9 +120,52 @@ class Recorder:
 
 def read_table(run_dir: str | Path, notebook: str, name: str) -> pd.DataFrame:
     """Read back a recorded table."""
-    return pd.read_parquet(Path(run_dir) / "tables" / notebook / f"{_check_name(name)}.parquet")
+    return pd.read_parquet(RunFolder(run_dir).table(notebook, _check_name(name)))
 
 
 def read_answer(run_dir: str | Path, notebook: str) -> dict:
     """Read back a recorded answer (``{"answer": [...], "facts": {...}}``)."""
-    return json.loads((Path(run_dir) / "answers" / f"{notebook}.json").read_text())
+    return json.loads(RunFolder(run_dir).answer(notebook).read_text())
+
+
+def assignments_path(run: RunFolder) -> Path:
+    """Where a run keeps the segmentation's per-account assignments."""
+    return run.table("customer_segmentation", "assignments")
+
+
+def read_assignments(team: str, run_dir: str | Path | None = None) -> pd.DataFrame:
+    """The team's recorded segments: a frame ``account_id, segment`` (text).
+
+    One rule for every analysis that breaks down by ``segment``: the assignments of
+    this run (``run_dir``: the runner runs segmentation first), else of the team's
+    ``latest`` run; the segment is the first of :data:`SEGMENT_COLUMNS` that holds any
+    value (RFM segments, else behavioural clusters).
+
+    Raises
+    ------
+    MissingSegmentationError
+        When neither run recorded a segmentation, or its table has no segment column.
+    """
+    candidates = [assignments_path(RunFolder(run_dir))] if run_dir else []
+    latest = TeamFolder(team).latest()
+    if latest is not None:
+        candidates.append(assignments_path(latest))
+    for path in candidates:
+        if not path.is_file():
+            continue
+        frame = pd.read_parquet(path)
+        column = next(
+            (c for c in SEGMENT_COLUMNS if c in frame.columns and frame[c].notna().any()), None
+        )
+        if column is None or "account_id" not in frame.columns:
+            raise MissingSegmentationError(
+                f"{path}: needs columns account_id and one of {list(SEGMENT_COLUMNS)} with values"
+            )
+        out = frame.loc[frame[column].notna(), ["account_id", column]]
+        return (
+            out.rename(columns={column: "segment"}).astype({"segment": str}).reset_index(drop=True)
+        )
+    raise MissingSegmentationError(
+        f"no segmentation run found for team {team!r}; run the customer_segmentation "
+        "notebook first, or break down by plan, region or industry"
+    )

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from ._segmentation import *  # noqa: F403
-from ._segmentation import __all__ as _all
+from .analysis import Segmentation, segment
+from .answer import answer_sentences
+from .clusters import ClusterResult, behaviour_clusters, stability_reading
+from .features import CLUSTER_FEATURES, DEFAULT_CLUSTER_FEATURES, account_features
+from .movement import Movement, assignments, segment_movement, segment_summary
+from .rfm import DEFAULT_RFM_RULES, RFMResult, rfm_rules_table, rfm_segments
 
-__all__ = list(_all)
+__all__ = [
+    "CLUSTER_FEATURES",
+    "DEFAULT_CLUSTER_FEATURES",
+    "DEFAULT_RFM_RULES",
+    "ClusterResult",
+    "Movement",
+    "RFMResult",
+    "Segmentation",
+    "account_features",
+    "answer_sentences",
+    "assignments",
+    "behaviour_clusters",
+    "rfm_rules_table",
+    "rfm_segments",
+    "segment",
+    "segment_movement",
+    "segment_summary",
+    "stability_reading",
+]

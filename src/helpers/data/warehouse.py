@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.datatypes as dt_types
 
 from .. import paths
-from ..errors import WorkbookError, did_you_mean
+from ..errors import DataError, did_you_mean
 
 __all__ = ["TABLES", "Warehouse", "connect", "describe", "resolve_as_of"]
 
@@ -71,7 +71,7 @@ class Warehouse:
             return self.tables[name]
         except KeyError:
             hint = did_you_mean(name, self.tables)
-            raise WorkbookError(
+            raise DataError(
                 f"table `{name}` is missing from {describe(self.source)}{hint}"
             ) from None
 
@@ -94,7 +94,7 @@ class Warehouse:
         ev = self.table("events")
         latest = ev.aggregate(m=ev.ts.max()).to_pyarrow().to_pylist()[0]["m"]
         if latest is None:
-            raise WorkbookError(f"table `events` in {describe(self.source)} has no rows")
+            raise DataError(f"table `events` in {describe(self.source)} has no rows")
         return latest.date() if isinstance(latest, dt.datetime) else latest
 
     def close(self) -> None:
@@ -126,13 +126,13 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
         return _connect_folder(source, path)
     if not path.exists():
         hint = " (build it with `workbook demo-data`)" if path == paths.default_warehouse() else ""
-        raise WorkbookError(f"source {source}: no such file or folder{hint}")
+        raise DataError(f"source {source}: no such file or folder{hint}")
     try:
         con = ibis.duckdb.connect(str(path), read_only=True)
         _bound_memory(con)
         names = con.list_tables()
     except Exception as exc:  # duckdb raises many kinds for a file that is not a database
-        raise WorkbookError(
+        raise DataError(
             f"source {source}: cannot be opened as a DuckDB database "
             f"({str(exc).splitlines()[0][:120]})"
         ) from None
@@ -151,7 +151,7 @@ def _bound_memory(con) -> None:
     spill.mkdir(exist_ok=True)
     limit = os.environ.get("WORKBOOK_DUCKDB_MEMORY", "512MB")
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
-        raise WorkbookError(f"WORKBOOK_DUCKDB_MEMORY must be a size like 512MB, not {limit!r}")
+        raise DataError(f"WORKBOOK_DUCKDB_MEMORY must be a size like 512MB, not {limit!r}")
     con.raw_sql(f"SET memory_limit = '{limit}'")
     con.raw_sql(f"SET temp_directory = '{spill}'")
 
@@ -160,15 +160,13 @@ def _connect_url(source: str) -> Warehouse:
     var = source[4:]
     url = os.environ.get(var)
     if not var or not url:
-        raise WorkbookError(
-            f"source {source}: environment variable {var or '(empty name)'} is not set"
-        )
+        raise DataError(f"source {source}: environment variable {var or '(empty name)'} is not set")
     try:
         con = ibis.connect(url)
         names = con.list_tables()
     except Exception as exc:
         first = _scrub(str(exc), url).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise WorkbookError(f"source {describe(source)}: cannot connect ({first})") from None
+        raise DataError(f"source {describe(source)}: cannot connect ({first})") from None
     return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
 
 
@@ -189,13 +187,13 @@ def _connect_folder(source: str, folder: Path) -> Warehouse:
                 try:
                     tables[name] = con.read_csv(str(c), table_name=name)
                 except Exception as exc:
-                    raise WorkbookError(
+                    raise DataError(
                         f"source {source}: {c.name} cannot be read as CSV "
                         f"({str(exc).splitlines()[0][:120]})"
                     ) from None
                 break
     if not tables:
-        raise WorkbookError(
+        raise DataError(
             f"source {source}: the folder holds none of the tables "
             f"({', '.join(t + '.parquet|.csv' for t in TABLES[:2])}, …)"
         )
@@ -239,4 +237,4 @@ def resolve_as_of(wh: Warehouse, as_of: str | dt.date | None) -> dt.date:
     try:
         return dt.date.fromisoformat(str(as_of))
     except ValueError:
-        raise WorkbookError(f"`as_of` must be a date (YYYY-MM-DD), not {as_of!r}") from None
+        raise DataError(f"`as_of` must be a date (YYYY-MM-DD), not {as_of!r}") from None

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from ._demand import *  # noqa: F403
-from ._demand import __all__ as _all
+from .load import SEGMENT_COLUMNS, DemandData, check_features, load_demand
+from .result import DemandResult, compare_demand
+from .stats import EXACT_BELOW, WEIGHTINGS, Comparison, compare, mcnemar_pairs, wilson_shares
+from .usage import adoption, adoption_curve
 
-__all__ = list(_all)
+__all__ = [
+    "EXACT_BELOW",
+    "SEGMENT_COLUMNS",
+    "WEIGHTINGS",
+    "Comparison",
+    "DemandData",
+    "DemandResult",
+    "adoption",
+    "adoption_curve",
+    "check_features",
+    "compare",
+    "compare_demand",
+    "load_demand",
+    "mcnemar_pairs",
+    "wilson_shares",
+]

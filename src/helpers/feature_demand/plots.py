@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ._demand import DemandResult
+from .result import DemandResult
 
 __all__ = ["adoption_curve_figure", "requests_over_time", "segment_heatmap", "shares_figure"]
 

@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
-from ._metrics import *  # noqa: F403
-from ._metrics import __all__ as _metrics_all
-from .analysis import *  # noqa: F403
-from .analysis import __all__ as _analysis_all
+from .analysis import (
+    SEASON,
+    Backtest,
+    Decomposition,
+    Forecast,
+    TrendAnalysis,
+    TrendTest,
+    analyse,
+    anomalies,
+    backtest,
+    changepoints,
+    changes,
+    clean,
+    compare_segments,
+    decompose,
+    forecast,
+    trend_test,
+)
+from .registry import GRAINS, MetricSpec, check_metric, known_metrics, registry
+from .series import MetricSeries, check_metric_feature, metric_series
 
-__all__ = list(_metrics_all) + list(_analysis_all)
+__all__ = [
+    "GRAINS",
+    "MetricSeries",
+    "MetricSpec",
+    "check_metric",
+    "known_metrics",
+    "metric_series",
+    "registry",
+    "check_metric_feature",
+    "SEASON",
+    "Backtest",
+    "Decomposition",
+    "Forecast",
+    "TrendAnalysis",
+    "TrendTest",
+    "analyse",
+    "anomalies",
+    "backtest",
+    "changepoints",
+    "changes",
+    "clean",
+    "compare_segments",
+    "decompose",
+    "forecast",
+    "trend_test",
+]

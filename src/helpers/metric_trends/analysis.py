@@ -1,7 +1,7 @@
 """What a metric does over time: change, seasonality, trend test, changepoints, anomalies, forecast.
 
 Every function takes the complete periods of a series (a pandas Series indexed by
-period start, see :meth:`helpers.metrics.MetricSeries.values`) and the grain, and
+period start, see :meth:`helpers.metric_trends.MetricSeries.values`) and the grain, and
 returns a small frame or result whose ``summary()`` is the sentence a PM reads.
 The statistics come from statsmodels (STL, ETS), pymannkendall (Mann-Kendall with
 pre-whitening for autocorrelation, Sen's slope) and ruptures (PELT).
@@ -749,7 +749,7 @@ def compare_segments(series, *, alpha: float = 0.05) -> pd.DataFrame:
     Parameters
     ----------
     series
-        A :class:`helpers.metrics.MetricSeries` built with ``by=``.
+        A :class:`helpers.metric_trends.MetricSeries` built with ``by=``.
 
     Returns
     -------

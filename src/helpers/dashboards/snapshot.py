@@ -1,0 +1,260 @@
+"""Snapshots: a team's last successful run as recorded (manifest, answers, figures, tables)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..errors import WorkbookError
+from ..params import NOTEBOOKS, known_teams, load_team
+from ..paths import RunFolder, TeamFolder
+from .query import check_team
+
+__all__ = ["ANALYSIS_TITLES", "Analysis", "Snapshot", "TeamStatus", "list_teams", "load_snapshot"]
+
+#: What a PM reads as the heading of each analysis.
+ANALYSIS_TITLES = {
+    "customer_segmentation": "Customer segments",
+    "feature_demand": "Feature demand",
+    "metric_trends": "Metric trends",
+}
+
+_FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+_RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.:+-]{0,79}$")
+_MAX_MANIFEST = 2_000_000
+_MAX_ANSWER = 1_000_000
+_MAX_FIGURE = 8_000_000
+_MAX_TABLE = 50_000_000
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One notebook's recorded results in a run."""
+
+    name: str
+    status: str
+    answer: list[str]
+    facts: dict[str, Any]
+    figures: dict[str, Path]
+    tables: dict[str, Path]
+    error: str | None = None
+
+    @property
+    def title(self) -> str:
+        return ANALYSIS_TITLES.get(self.name, self.name.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A team's last fully successful run, as recorded (nothing recomputed)."""
+
+    team: str
+    title: str
+    run_id: str
+    as_of: str | None
+    finished_at: str | None
+    status: str
+    analyses: dict[str, Analysis] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line a PM reads under the title: as of which day, run when."""
+        return f"As of {self.as_of or 'an unknown date'}, run {_when(self.finished_at)}"
+
+
+@dataclass(frozen=True)
+class TeamStatus:
+    """A team's row on the landing page."""
+
+    team: str
+    title: str
+    latest_run_id: str | None
+    as_of: str | None
+    finished_at: str | None
+    last_attempt_status: str | None
+    last_attempt_run_id: str | None
+
+    def summary(self) -> str:
+        """The team's line in words."""
+        if self.latest_run_id is None:
+            tail = f"; last attempt {self.last_attempt_status}" if self.last_attempt_status else ""
+            return f"{self.title}: no successful run yet{tail}."
+        line = f"{self.title}: as of {self.as_of}, run {_when(self.finished_at)}"
+        if self.last_attempt_run_id and self.last_attempt_run_id != self.latest_run_id:
+            line += f"; a newer attempt is {self.last_attempt_status}"
+        return line + "."
+
+
+def _when(stamp: str | None) -> str:
+    """``2026-10-31T01:30:02+00:00`` → ``2026-10-31 01:30 UTC``."""
+    if not stamp:
+        return "at an unknown time"
+    try:
+        t = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return "at an unknown time"
+    if t.tzinfo is None:
+        return f"{t:%Y-%m-%d %H:%M}"
+    return f"{t.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (symlinks resolved) lies in ``folder``."""
+    try:
+        return path.resolve(strict=True).is_relative_to(folder.resolve(strict=True))
+    except OSError:
+        return False
+
+
+def _run(team: str) -> RunFolder | None:
+    """The run ``outputs/<team>/latest`` points at, if it is a real run folder of the team."""
+    folder = TeamFolder(team)
+    pointer = folder.latest_link
+    if not pointer.exists() or not folder.runs_dir.is_dir():
+        return None
+    target = pointer.resolve()
+    if (
+        target.parent != folder.runs_dir.resolve()
+        or not _RUN_ID.match(target.name)
+        or not target.is_dir()
+    ):
+        return None
+    if not _inside(target, paths.outputs_dir()):  # a team folder linked from elsewhere
+        return None
+    return RunFolder(target)
+
+
+def _read_json(path: Path, folder: Path, limit: int) -> dict[str, Any] | None:
+    """A JSON object from a file inside ``folder``, or None when absent, too big or broken."""
+    if not path.is_file() or not _inside(path, folder) or path.stat().st_size > limit:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _files(folder: Path, run: Path, suffix: str, limit: int) -> dict[str, Path]:
+    """Recorded files of one kind, by name, sorted; names and places checked."""
+    if not folder.is_dir() or not _inside(folder, run):
+        return {}
+    found = {}
+    for p in sorted(folder.iterdir()):
+        if (
+            p.suffix == suffix
+            and _FILE_NAME.match(p.stem)
+            and p.is_file()
+            and _inside(p, run)
+            and p.stat().st_size <= limit
+        ):
+            found[p.stem] = p
+    return found
+
+
+def _team_title(team: str) -> str:
+    try:
+        return load_team(team).title or team
+    except WorkbookError:
+        return team
+
+
+def _read_manifest(run: RunFolder) -> dict[str, Any] | None:
+    return _read_json(run.manifest, run.path, _MAX_MANIFEST)
+
+
+def load_snapshot(team: str, *, teams: Sequence[str] | None = None) -> Snapshot | None:
+    """A team's snapshot from ``outputs/<team>/latest``, or None if it has no successful run.
+
+    Parameters
+    ----------
+    team
+        A team name; checked against the known teams before any file is touched.
+    teams
+        The known teams (default: :func:`helpers.params.known_teams`).
+
+    Raises
+    ------
+    WorkbookError
+        When ``team`` is not a known team.
+    """
+    team = check_team(team, teams)
+    run = _run(team)
+    manifest = _read_manifest(run) if run else None
+    if run is None or manifest is None or manifest.get("status") != "succeeded":
+        return None
+    entries = manifest.get("notebooks")
+    if not isinstance(entries, list):
+        entries = []
+    by_name = {e.get("notebook"): e for e in entries if isinstance(e, dict)}
+    analyses = {}
+    for name in NOTEBOOKS:  # names come from the code, never from the run or a visitor
+        entry = by_name.get(name)
+        answer = _read_json(run.answer(name), run.path, _MAX_ANSWER)
+        if entry is None and answer is None:
+            continue
+        sentences = answer.get("answer", []) if answer else []
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        facts = answer.get("facts", {}) if answer else {}
+        analyses[name] = Analysis(
+            name=name,
+            status=str((entry or {}).get("status", "succeeded")),
+            answer=[str(s) for s in sentences] if isinstance(sentences, list) else [],
+            facts=facts if isinstance(facts, dict) else {},
+            figures=_files(run.folder("figures", name), run.path, ".png", _MAX_FIGURE),
+            tables=_files(run.folder("tables", name), run.path, ".parquet", _MAX_TABLE),
+            error=(entry or {}).get("error"),
+        )
+    return Snapshot(
+        team=team,
+        title=str(manifest.get("title") or _team_title(team)),
+        run_id=str(manifest.get("run_id") or run.run_id),
+        as_of=manifest.get("as_of"),
+        finished_at=manifest.get("finished_at"),
+        status="succeeded",
+        analyses=analyses,
+        manifest=manifest,
+    )
+
+
+def _last_attempt(team: str) -> tuple[str | None, str | None]:
+    """(run_id, status) of the most recent run folder, whatever its outcome."""
+    runs = TeamFolder(team).runs_dir
+    if not runs.is_dir():
+        return None, None
+    names = sorted(p.name for p in runs.iterdir() if _RUN_ID.match(p.name) and p.is_dir())
+    if not names:
+        return None, None
+    manifest = _read_manifest(RunFolder(runs / names[-1]))
+    status = str(manifest.get("status", "unknown")) if manifest else "unknown"
+    return names[-1], status
+
+
+def list_teams(teams: Sequence[str] | None = None) -> list[TeamStatus]:
+    """Every known team with its last successful run and its most recent attempt."""
+    rows = []
+    for team in teams if teams is not None else known_teams():
+        team = check_team(team, teams)
+        run = _run(team)
+        manifest = _read_manifest(run) if run else None
+        ok = manifest is not None and manifest.get("status") == "succeeded"
+        attempt_id, attempt_status = _last_attempt(team)
+        rows.append(
+            TeamStatus(
+                team=team,
+                title=str((manifest or {}).get("title") or _team_title(team)),
+                latest_run_id=str(manifest.get("run_id") or run.run_id) if ok else None,
+                as_of=manifest.get("as_of") if ok else None,
+                finished_at=manifest.get("finished_at") if ok else None,
+                last_attempt_status=attempt_status,
+                last_attempt_run_id=attempt_id,
+            )
+        )
+    return rows

@@ -1,0 +1,253 @@
+"""Inputs of feature demand: the feature catalogue, active accounts and requests per account."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..data import Warehouse
+from ..errors import MissingSegmentationError, WorkbookError, check_choice, did_you_mean
+from ..results import read_assignments
+
+__all__ = ["SEGMENT_COLUMNS", "SOURCES", "DemandData", "check_features", "load_demand"]
+
+#: Segment dimensions of the breakdown; ``segment`` reads the latest segmentation run.
+SEGMENT_COLUMNS = ["plan", "region", "industry", "segment"]
+SOURCES = ["support", "sales", "interview", "survey", "community", "other"]
+
+
+def _catalogue(wh: Warehouse) -> pd.DataFrame:
+    ft = wh.table("features")
+    return ft.select("feature", "product_area", "name", "status", "released_at").to_pandas()
+
+
+def check_features(wh: Warehouse, product_area: str, features: list[str]) -> None:
+    """Raise a one-line error unless ``features`` are two or more features of ``product_area``.
+
+    Parameters
+    ----------
+    wh
+        The open warehouse (only its small ``features`` catalogue is read).
+    product_area
+        The team's product area.
+    features
+        The features to compare (param ``features``).
+
+    Raises
+    ------
+    WorkbookError
+        For an empty list, a single feature, a feature listed twice, or a feature the
+        catalogue of ``product_area`` does not hold (naming the nearest known ones).
+    """
+    cat = _catalogue(wh)
+    known = sorted(cat.loc[cat.product_area == product_area, "feature"])
+    example = ", ".join(known[:4]) if known else "none"
+    if not features:
+        raise WorkbookError(
+            f"`features` is empty: list two or more features of {product_area} to compare "
+            f"(known: {example})"
+        )
+    if len(features) == 1:
+        raise WorkbookError(
+            f"`features` lists a single feature ({features[0]!r}): a comparison needs two or "
+            f"more features of {product_area}"
+        )
+    twice = [f for f in dict.fromkeys(features) if features.count(f) > 1]
+    if twice:
+        raise WorkbookError(f"`features` lists {twice[0]!r} twice")
+    for f in features:
+        if f in known:
+            continue
+        elsewhere = cat.loc[cat.feature == f, "product_area"].tolist()
+        where = f"; it belongs to {elsewhere[0]}" if elsewhere else ""
+        hint = did_you_mean(f, known)
+        if not hint:
+            hint = f"; known features of {product_area}: " + (", ".join(known) or "none")
+        raise WorkbookError(
+            f"`features`: unknown feature {f!r} for product area {product_area}{where}{hint}"
+        )
+
+
+def _window(as_of: dt.date, window_days: int) -> tuple[dt.datetime, dt.datetime]:
+    end = dt.datetime.combine(as_of, dt.time()) + dt.timedelta(days=1)
+    return end - dt.timedelta(days=window_days), end
+
+
+def _active_accounts(wh: Warehouse, product_area: str, t0: dt.datetime, t1: dt.datetime):
+    """Ibis: accounts with an event in the area in the window and not churned before it."""
+    ev = wh.table("events")
+    used = ev.filter(ev.product_area == product_area, ev.ts >= t0, ev.ts < t1)
+    used = used.select("account_id").distinct()
+    acc = wh.table("accounts")
+    acc = acc.filter(acc.churned_at.isnull() | (acc.churned_at >= t0.date()))
+    return acc.semi_join(used, "account_id")
+
+
+@dataclass
+class DemandData:
+    """The small per-account frames an analysis needs, brought from the engine.
+
+    ``accounts`` holds one row per active account (the denominator) with ``segment``;
+    ``asked`` and ``importance`` are account × feature matrices (asked at least once;
+    highest importance 0–3 of the account's requests, 0 when it did not ask).
+    """
+
+    product_area: str
+    features: list[str]
+    names: dict[str, str]
+    start: dt.date
+    end: dt.date
+    sources: list[str]
+    segment_by: str
+    accounts: pd.DataFrame
+    asked: pd.DataFrame
+    importance: pd.DataFrame
+    first_asked: pd.DataFrame
+    by_source: pd.DataFrame
+    over_time: pd.DataFrame
+    outside_accounts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_requests(self) -> int:
+        return int(self.by_source["requests"].sum()) if len(self.by_source) else 0
+
+
+def load_demand(
+    wh: Warehouse,
+    product_area: str,
+    features: list[str],
+    *,
+    as_of: dt.date,
+    window_days: int = 365,
+    sources: list[str] | None = None,
+    segment_by: str = "plan",
+    team: str | None = None,
+    run_dir: str | Path | None = None,
+) -> DemandData:
+    """Count requests per account and feature in the engine and bring the small result back.
+
+    Parameters
+    ----------
+    wh
+        The open warehouse.
+    product_area
+        The team's product area; its active accounts are the denominator.
+    features
+        Two or more features of the area (checked with :func:`check_features`).
+    as_of
+        Last day of the window (inclusive).
+    window_days
+        Requests created, and activity, in this many days up to ``as_of``.
+    sources
+        Feedback sources to count (default: all).
+    segment_by
+        ``plan``, ``region``, ``industry``, or ``segment`` (the team's recorded segments,
+        read by :func:`helpers.results.read_assignments`; plan when there are none,
+        with a note).
+    team
+        The team whose segmentation run ``segment_by="segment"`` reads.
+    run_dir
+        This run's folder: segments recorded in it come before the team's ``latest``.
+
+    Returns
+    -------
+    DemandData
+    """
+    check_features(wh, product_area, features)
+    check_choice("segment_by", segment_by, SEGMENT_COLUMNS)
+    sources = list(sources or SOURCES)
+    for s in sources:
+        check_choice("sources", s, SOURCES)
+    t0, t1 = _window(as_of, window_days)
+    notes: list[str] = []
+
+    pop = _active_accounts(wh, product_area, t0, t1)
+    accounts = pop.select("account_id", "plan", "region", "industry", "arr", "seats").to_pandas()
+    accounts = accounts.sort_values("account_id", ignore_index=True)
+    accounts["arr"] = accounts["arr"].astype(float).fillna(0.0)
+    accounts["seats"] = accounts["seats"].astype(float).fillna(0.0)
+    used_by = segment_by
+    if segment_by == "segment":
+        try:
+            assigned = read_assignments(team or product_area, run_dir)
+        except MissingSegmentationError:
+            used_by = "plan"
+            notes.append("No recorded segmentation run for this team, so the breakdown is by plan.")
+            accounts["segment"] = accounts["plan"]
+        else:
+            accounts = accounts.merge(assigned, on="account_id", how="left")
+            accounts["segment"] = accounts["segment"].fillna("not segmented")
+    else:
+        accounts["segment"] = accounts[segment_by]
+    accounts["segment"] = accounts["segment"].astype(str)
+
+    fr = wh.table("feature_requests")
+    req = fr.filter(
+        fr.feature.isin(features),
+        fr.source.isin(sources),
+        fr.created_at >= t0,
+        fr.created_at < t1,
+    )
+    outside = req.anti_join(pop, "account_id").account_id.nunique().to_pyarrow().as_py()
+    req = req.semi_join(pop, "account_id")
+    per = (
+        req.group_by(["account_id", "feature"])
+        .aggregate(
+            requests=req.count(),
+            importance=req.importance.max(),
+            first=req.created_at.min(),
+        )
+        .to_pandas()
+    )
+    by_source = (
+        req.group_by(["feature", "source"])
+        .aggregate(requests=req.count(), accounts=req.account_id.nunique())
+        .to_pandas()
+        .sort_values(["feature", "source"], ignore_index=True)
+    )
+    grain = "M" if window_days >= 180 else "W"
+    timed = req.mutate(period=req.created_at.truncate(grain))
+    over_time = (
+        timed.group_by(["feature", "period"])
+        .aggregate(requests=timed.count(), accounts=timed.account_id.nunique())
+        .to_pandas()
+        .sort_values(["feature", "period"], ignore_index=True)
+    )
+
+    index = pd.Index(accounts["account_id"], name="account_id")
+    cols = pd.Index(features, name="feature")
+    asked = per.pivot(index="account_id", columns="feature", values="requests")
+    asked = asked.reindex(index=index, columns=cols).notna()
+    imp = per.pivot(index="account_id", columns="feature", values="importance")
+    imp = imp.reindex(index=index, columns=cols).fillna(0).astype(float).clip(0, 3)
+    first = per.pivot(index="account_id", columns="feature", values="first")
+    first = first.reindex(index=index, columns=cols)
+
+    cat = _catalogue(wh)
+    names = dict(zip(cat.feature, cat.name, strict=True))
+    if outside:
+        notes.append(
+            f"{outside} requesting account(s) had no activity in {product_area} in the window "
+            "(or had churned) and are not counted: demand is a share of active accounts."
+        )
+    return DemandData(
+        product_area=product_area,
+        features=list(features),
+        names={f: names.get(f) or f for f in features},
+        start=t0.date(),
+        end=as_of,
+        sources=sources,
+        segment_by=used_by,
+        accounts=accounts,
+        asked=asked,
+        importance=imp,
+        first_asked=first,
+        by_source=by_source,
+        over_time=over_time,
+        outside_accounts=int(outside or 0),
+        notes=notes,
+    )

@@ -1,0 +1,180 @@
+"""The metric registry: ``metrics.yaml`` beside this file, light to import for the runner's check."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import WorkbookError, did_you_mean
+
+__all__ = [
+    "GRAINS",
+    "MetricSpec",
+    "check_metric",
+    "known_metrics",
+    "registry",
+]
+
+#: Period lengths a series can be built at.
+GRAINS = ["day", "week", "month"]
+_AGGREGATIONS = ["count", "count_distinct", "sum", "mean", "nps", "account_sum"]
+_AREAS = ["column", "feature", "accounts", "none"]
+_REGISTRY_FILE = Path(__file__).with_name("metrics.yaml")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: where its rows are, how a period aggregates them, how gaps are filled."""
+
+    name: str
+    label: str
+    table: str
+    time: str
+    aggregation: str
+    column: str | None = None
+    where: dict[str, Any] = field(default_factory=dict)
+    denominator: dict[str, Any] | None = None
+    scale: float = 1.0
+    kind: str = "count"
+    gaps: str = "zero"
+    area: str = "column"
+    unit: str = ""
+    needs: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def fill(self) -> float:
+        """The value of a period without rows: 0 for counts, NaN for rates."""
+        return 0.0 if self.gaps == "zero" else float("nan")
+
+
+def _spec(name: str, entry: dict[str, Any], where_from: str) -> MetricSpec:
+    def bad(msg: str) -> WorkbookError:
+        return WorkbookError(f"{where_from}: metric `{name}` {msg}")
+
+    if not isinstance(entry, dict):
+        raise bad("must be a mapping of fields")
+    known = set(MetricSpec.__dataclass_fields__) - {"name"}
+    for key in entry:
+        if key not in known:
+            raise bad(f"has an unknown field `{key}`{did_you_mean(key, known)}")
+    for key in ("table", "time", "aggregation"):
+        if not entry.get(key):
+            raise bad(f"needs the field `{key}`")
+    if entry["aggregation"] not in _AGGREGATIONS:
+        raise bad(
+            f"field `aggregation` must be one of {_AGGREGATIONS}, not {entry['aggregation']!r}"
+        )
+    if entry["aggregation"] != "count" and not entry.get("column"):
+        raise bad(f"needs the field `column` for aggregation {entry['aggregation']!r}")
+    kind = entry.get("kind", "count")
+    if kind not in ("count", "rate"):
+        raise bad(f"field `kind` must be 'count' or 'rate', not {kind!r}")
+    gaps = entry.get("gaps", "zero" if kind == "count" else "nan")
+    if gaps not in ("zero", "nan"):
+        raise bad(f"field `gaps` must be 'zero' or 'nan', not {gaps!r}")
+    area = entry.get("area", "column")
+    if area not in _AREAS:
+        raise bad(f"field `area` must be one of {_AREAS}, not {area!r}")
+    return MetricSpec(
+        name=name,
+        label=str(entry.get("label") or name.replace("_", " ").capitalize()),
+        table=entry["table"],
+        time=entry["time"],
+        aggregation=entry["aggregation"],
+        column=entry.get("column"),
+        where=dict(entry.get("where") or {}),
+        denominator=entry.get("denominator"),
+        scale=float(entry.get("scale", 1.0)),
+        kind=kind,
+        gaps=gaps,
+        area=area,
+        unit=str(entry.get("unit", "")),
+        needs=tuple(entry.get("needs") or ()),
+        description=str(entry.get("description", "")).strip(),
+    )
+
+
+@functools.cache
+def registry() -> dict[str, MetricSpec]:
+    """Every metric of ``metrics.yaml`` by name."""
+    data = yaml.safe_load(_REGISTRY_FILE.read_text(encoding="utf-8")) or {}
+    return {name: _spec(name, entry, _REGISTRY_FILE.name) for name, entry in data.items()}
+
+
+def _table_metrics(wh, product_area: str | None) -> list[str]:
+    """Names of the series in the source's optional ``metrics`` table (for one area)."""
+    if wh is None or not wh.has("metrics"):
+        return []
+    t = wh.table("metrics")
+    if product_area:
+        t = t.filter(t.product_area == product_area)
+    rows = t.select("metric").distinct().to_pyarrow().column("metric").to_pylist()
+    return sorted(str(r) for r in rows if r is not None)
+
+
+def known_metrics(wh=None, product_area: str | None = None) -> list[str]:
+    """Registry metrics plus the series of the source's ``metrics`` table (for ``product_area``).
+
+    Parameters
+    ----------
+    wh
+        An open :class:`helpers.data.Warehouse`, or None for the registry alone.
+    product_area
+        Restrict the ``metrics`` table's series to this area.
+    """
+    names = list(registry())
+    return names + [m for m in _table_metrics(wh, product_area) if m not in names]
+
+
+def _from_table(name: str) -> MetricSpec:
+    return MetricSpec(
+        name=name,
+        label=name.replace("_", " ").capitalize(),
+        table="metrics",
+        time="date",
+        aggregation="sum",
+        column="value",
+        where={"metric": name},
+        kind="count",
+        gaps="nan",  # a missing row in a series computed elsewhere is unknown, not zero
+        area="column",
+        description=f"Series `{name}` of the source's `metrics` table, summed over each period.",
+    )
+
+
+def check_metric(wh, name: str, product_area: str | None = None) -> MetricSpec:
+    """The spec of metric ``name``, or a one-line error naming the nearest known metrics.
+
+    Parameters
+    ----------
+    wh
+        An open warehouse (its ``metrics`` table adds series), or None.
+    name
+        The ``metric`` parameter.
+    product_area
+        The team's area: ``metrics`` table series of other areas are not offered.
+
+    Raises
+    ------
+    WorkbookError
+        For an unknown metric.
+    """
+    reg = registry()
+    if name in reg:
+        return reg[name]
+    table = _table_metrics(wh, product_area)
+    if name in table:
+        return _from_table(name)
+    options = list(reg) + [m for m in table if m not in reg]
+    where = f" for product area {product_area!r}" if product_area else ""
+    raise WorkbookError(
+        f"The value for `metric` is not a known metric{where}: {name!r}"
+        + did_you_mean(str(name), options)
+        + "; known metrics: "
+        + ", ".join(options)
+    )

@@ -1,0 +1,250 @@
+"""Running a planned fleet: a run folder per team, notebooks in parallel worker processes
+(segmentation before the notebooks that read its segments), then atomic links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict
+
+from .. import paths
+from ..errors import WorkbookError, did_you_mean
+from ..params import NOTEBOOKS
+from ..paths import RunFolder, TeamFolder
+from .kernels import execute_job, worker_init
+from .lock import TeamLock
+from .plan import plan
+from .records import (
+    OK,
+    JobResult,
+    TeamRun,
+    iso,
+    manifest,
+    notebook_path,
+    now,
+    switch_link,
+    write_json,
+)
+
+__all__ = ["run"]
+
+
+def run(
+    teams: list[str],
+    *,
+    notebooks: list[str] | None = None,
+    as_of: dt.date | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    retry_failed: bool = False,
+    on_event: Callable[..., None] | None = None,
+) -> list[JobResult]:
+    """Run the selected teams' notebooks; return one result per (team, notebook).
+
+    Invalid teams fail at once with their message and no kernel; the others run,
+    ``jobs`` notebooks at a time, each in its own kernel.
+    """
+    notify = on_event or (lambda *a: None)
+    if notebooks:
+        for n in notebooks:
+            if n not in NOTEBOOKS:
+                raise WorkbookError(
+                    f"unknown notebook {n!r}{did_you_mean(n, NOTEBOOKS)}; known: "
+                    + ", ".join(NOTEBOOKS)
+                )
+    planned = plan(teams, notebooks=notebooks, as_of=as_of, force=force, retry_failed=retry_failed)
+    results: list[JobResult] = []
+    live: list[tuple[TeamRun, dt.datetime, dict[str, JobResult]]] = []
+    pending: list[dict] = []
+    for tr in planned:
+        if tr.error:
+            results.append(JobResult(tr.team, "-", "failed", error=tr.error))
+            notify("error", tr.team, "-", tr.error)
+            continue
+        if not tr.todo:
+            for n, prev in tr.reuse.items():
+                results.append(JobResult(tr.team, n, "up to date", output=str(prev.notebook(n))))
+                notify("done", tr.team, n, "up to date")
+            continue
+        tr.lock = lock = TeamLock(tr.team, tr.as_of)
+        try:
+            lock.acquire()
+        except WorkbookError as exc:
+            results.append(JobResult(tr.team, "-", "failed", error=str(exc)))
+            notify("error", tr.team, "-", str(exc))
+            continue
+        try:
+            tr.run = _new_run(tr.team, tr.as_of)
+        except OSError as exc:
+            lock.release()
+            msg = f"cannot create the run folder for {tr.team}: {exc.strerror or exc}"
+            results.append(JobResult(tr.team, "-", "failed", error=msg))
+            notify("error", tr.team, "-", msg)
+            continue
+        started = now()
+        team_results: dict[str, JobResult] = {}
+        for n, prev in tr.reuse.items():
+            _reuse(prev, tr.run, n)
+            team_results[n] = JobResult(
+                tr.team,
+                n,
+                "up to date",
+                reused_from=prev.run_id,
+                output=str(tr.run.notebook(n)),
+                key=tr.keys[n],
+            )
+            notify("done", tr.team, n, "up to date")
+        write_json(tr.run.manifest, manifest(tr, started, team_results, "running"))
+        # the contract check already ran: notebooks show it instead of checking again
+        write_json(tr.run.data_quality, {"violations": [asdict(v) for v in tr.quality]})
+        live.append((tr, started, team_results))
+        timeout_s = tr.params.timeout_minutes * 60
+        for n in tr.todo:
+            params = {**tr.parameters[n], "run_dir": str(tr.run.path)}
+            pending.append(
+                {
+                    "team": tr.team,
+                    "notebook": n,
+                    "input": str(notebook_path(n)),
+                    "output": str(tr.run.notebook(n)),
+                    "parameters": params,
+                    "timeout_s": timeout_s,
+                    "cwd": str(paths.notebooks_dir()),
+                    "key": tr.keys[n],
+                    "after": [d for d in tr.after.get(n, []) if d in tr.todo],
+                }
+            )
+
+    try:
+        if pending:
+            _run_jobs(pending, live, jobs, notify)
+    finally:
+        for tr, started, team_results in live:
+            results.extend(_finish_team(tr, started, team_results))
+    return results
+
+
+def _new_run(team: str, as_of: dt.date) -> RunFolder:
+    run_id = f"{as_of.isoformat()}T{now():%H%M%S}-{uuid.uuid4().hex[:4]}"
+    folder = TeamFolder(team).run(run_id)
+    folder.path.mkdir(parents=True)
+    return folder
+
+
+def _reuse(previous: RunFolder, run: RunFolder, nb: str) -> None:
+    """Carry an up-to-date notebook's artifacts over from a previous run (hard links where
+    possible); links inside the old run are never followed."""
+    for src in previous.artifacts(nb):
+        dst = run.path / src.relative_to(previous.path)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _run_jobs(pending: list[dict], live, jobs: int | None, notify) -> None:
+    """Run the jobs in worker processes; a job waits for the jobs of its team it comes after."""
+    by_team = {tr.team: team_results for tr, _, team_results in live}
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
+    env = {k: v for k, v in os.environ.items() if k.startswith("WORKBOOK_")}
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        events = manager.Queue()
+        stop = threading.Event()
+
+        def pump():
+            while not stop.is_set() or not events.empty():
+                try:
+                    item = events.get(timeout=0.2)
+                except Exception:
+                    continue
+                notify(*item)
+
+        pumper = threading.Thread(target=pump, daemon=True)
+        pumper.start()
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=ctx,
+            initializer=worker_init,
+            initargs=(str(paths.notebooks_dir()), env),
+        ) as pool:
+            waiting = list(pending)
+            running: dict = {}
+            submitted = 0
+
+            def ready(job: dict) -> bool:
+                done = by_team[job["team"]]
+                return all(d in done for d in job["after"])
+
+            while waiting or running:
+                for job in [j for j in waiting if ready(j)]:
+                    waiting.remove(job)
+                    # the last `workers` jobs need no spare kernel after them
+                    job["prewarm_next"] = submitted < len(pending) - workers
+                    submitted += 1
+                    notify("queued", job["team"], job["notebook"], "")
+                    running[pool.submit(execute_job, job, events)] = job
+                if not running:  # nothing can start: a dependency never ran
+                    for job in waiting:
+                        by_team[job["team"]][job["notebook"]] = JobResult(
+                            job["team"], job["notebook"], "failed", error="not run"
+                        )
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    job = running.pop(fut)
+                    _record(fut, job, by_team, notify)
+        stop.set()
+        pumper.join(2)
+
+
+def _record(fut, job: dict, by_team, notify) -> None:
+    try:
+        r = fut.result()
+    except Exception as exc:  # a worker process died
+        r = {
+            "status": "failed",
+            "error": f"worker died: {type(exc).__name__}",
+            "duration_s": 0.0,
+            "started_at": None,
+            "finished_at": iso(now()),
+        }
+    by_team[job["team"]][job["notebook"]] = JobResult(
+        job["team"],
+        job["notebook"],
+        r["status"],
+        r.get("duration_s", 0.0),
+        job["output"],
+        r.get("error"),
+        r.get("started_at"),
+        r.get("finished_at"),
+        job["key"],
+    )
+    notify("done", job["team"], job["notebook"], r["status"], r.get("error"))
+
+
+def _finish_team(tr: TeamRun, started: dt.datetime, team_results: dict[str, JobResult]):
+    """Write the final manifest, then switch the links; release the lock."""
+    try:
+        for n in tr.parameters:
+            team_results.setdefault(
+                n, JobResult(tr.team, n, "failed", error="not run (the runner stopped)")
+            )
+        ok = all(r.status in OK for r in team_results.values())
+        status = "succeeded" if ok else "failed"
+        write_json(tr.run.manifest, manifest(tr, started, team_results, status, now()))
+        folder = TeamFolder(tr.team)
+        switch_link(folder.dated_link(tr.as_of), tr.run.path)
+        if ok:
+            switch_link(folder.latest_link, tr.run.path)
+    finally:
+        if tr.lock:
+            tr.lock.release()
+    return [team_results[n] for n in tr.parameters]

@@ -1,0 +1,231 @@
+"""Kernels for notebooks: started over IPC sockets, warmed while another notebook runs,
+executed by papermill with a watchdog, and exported to HTML for PMs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .records import iso, now
+
+__all__ = ["KERNEL", "execute_job", "export_html", "worker_init"]
+
+KERNEL = "python3"
+# imported into a kernel before it is handed a notebook, while another notebook runs;
+# WORKBOOK_WARM_IMPORTS replaces the list (tests with tiny stand-in notebooks use less)
+_WARM_IMPORTS = (
+    "import numpy, pandas, matplotlib.pyplot, seaborn, scipy.stats, statsmodels.api, "
+    "sklearn.cluster, ibis, helpers.data, helpers.display, helpers.results"
+)
+
+_warm: dict[str, Any] = {}
+
+
+def _start_kernel(cwd: str, started: Callable[[Any], None] | None = None):
+    from jupyter_client.manager import KernelManager
+
+    # IPC sockets instead of TCP ports: parallel kernel starts cannot race for a port,
+    # and nothing listens on the network
+    sock_dir = Path(tempfile.gettempdir()) / "workbook-kernels"
+    sock_dir.mkdir(mode=0o700, exist_ok=True)
+    km = KernelManager(
+        kernel_name=KERNEL,
+        transport="ipc",
+        ip=str(sock_dir / f"k-{os.getpid()}-{uuid.uuid4().hex[:8]}"),
+    )
+    # nbclient's dead-kernel check only runs if its message polls are async: with the default
+    # blocking client a kernel killed while silent (OOM killer) hangs the run forever
+    km.client_class = "jupyter_client.asynchronous.AsyncKernelClient"
+    km.start_kernel(cwd=cwd)
+    if started:
+        started(km)
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        kc.execute_interactive(
+            os.environ.get("WORKBOOK_WARM_IMPORTS", _WARM_IMPORTS),
+            timeout=180,
+            store_history=False,
+            output_hook=lambda msg: None,
+        )
+    finally:
+        kc.stop_channels()
+    return km
+
+
+def _prepare_next(cwd: str) -> None:
+    """Start and warm the next kernel in the background while this worker runs a notebook."""
+    ready = threading.Event()
+
+    def work():
+        try:
+            _warm["km"] = _start_kernel(cwd, started=lambda km: _warm.update(starting=km))
+        except Exception as exc:  # fall back to a cold start in the job itself
+            _warm["error"] = exc
+        finally:
+            ready.set()
+
+    _warm.update(ready=ready, km=None, starting=None, error=None)
+    threading.Thread(target=work, daemon=True).start()
+
+
+def worker_init(cwd: str, env: dict[str, str]) -> None:
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    from multiprocessing.util import Finalize
+
+    _prepare_next(cwd)
+    Finalize(None, _shutdown_warm, exitpriority=10)
+
+
+def _shutdown_warm() -> None:
+    """At worker exit: stop the spare kernel at once, even if it is still warming up."""
+    km = _warm.get("km") or _warm.get("starting")
+    if km is not None:
+        with contextlib.suppress(Exception):
+            km.shutdown_kernel(now=True)
+
+
+def _take_kernel(cwd: str, prewarm_next: bool):
+    ready = _warm.get("ready")
+    km = None
+    if ready is not None:
+        ready.wait(300)
+        km = _warm.get("km")
+    _warm.update(ready=None, km=None, starting=None)
+    if prewarm_next:  # the next job's kernel starts now, in parallel with this one
+        _prepare_next(cwd)
+    return km or _start_kernel(cwd)
+
+
+def _execute(job: dict, events) -> dict:
+    """Run one notebook in a worker process; never raises."""
+    import papermill as pm
+    from nbclient.exceptions import DeadKernelError
+
+    started = now()
+    out_nb = Path(job["output"])
+    cwd = job["cwd"]
+    result = {"status": "succeeded", "error": None, "started_at": iso(started)}
+    km = None
+    timed_out = threading.Event()
+    watchdog = None
+
+    def report(index: int, total: int, source: str) -> None:
+        if events is not None:
+            with contextlib.suppress(Exception):
+                events.put(("cell", job["team"], job["notebook"], index, total, source))
+
+    try:
+        km = _take_kernel(cwd, job.get("prewarm_next", False))
+        pid = getattr(getattr(km, "provisioner", None), "process", None)
+
+        def kill():
+            timed_out.set()
+            if pid is not None:
+                with contextlib.suppress(Exception):
+                    os.kill(pid.pid, signal.SIGKILL)
+
+        watchdog = threading.Timer(job["timeout_s"], kill)
+        watchdog.daemon = True
+        watchdog.start()
+        pm.execute_notebook(
+            job["input"],
+            str(out_nb),
+            parameters=job["parameters"],
+            kernel_name=KERNEL,
+            progress_bar=False,
+            cwd=cwd,
+            km=km,
+            engine_name="workbook",
+            report=report,
+            execution_timeout=int(job["timeout_s"]) + 1,
+        )
+    except pm.PapermillExecutionError as exc:
+        result["status"] = "failed"
+        result["error"] = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}".strip()[:500]
+    except DeadKernelError:
+        result["status"] = "failed"
+        minutes = job["timeout_s"] / 60
+        result["error"] = (
+            f"timed out after {minutes:g} minutes (kernel stopped)"
+            if timed_out.is_set()
+            else "the kernel died while running the notebook"
+        )
+    except Exception as exc:  # kernel start failure, disk full, ...
+        result["status"] = "failed"
+        detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+        result["error"] = f"{type(exc).__name__}: {detail}"
+        if os.environ.get("WORKBOOK_DEBUG"):
+            result["error"] += "\n" + traceback.format_exc()
+    finally:
+        if watchdog:
+            watchdog.cancel()
+        if km is not None:
+            with contextlib.suppress(Exception):
+                km.shutdown_kernel(now=True)
+    if result["status"] == "failed" and timed_out.is_set() and "timed out" not in result["error"]:
+        result["error"] = f"timed out after {job['timeout_s'] / 60:g} minutes"
+    if out_nb.exists():
+        try:
+            export_html(out_nb)
+        except Exception as exc:
+            if result["status"] == "succeeded":
+                result["status"] = "failed"
+                result["error"] = f"HTML export failed: {type(exc).__name__}: {exc}"[:300]
+    finished = now()
+    result["finished_at"] = iso(finished)
+    result["duration_s"] = round((finished - started).total_seconds(), 2)
+    return result
+
+
+def export_html(nb_path: Path) -> Path:
+    """The PM's copy: HTML without code cells or prompts."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
+    out = nb_path.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _register_engine() -> None:
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WorkbookEngine(NBClientEngine):
+        """papermill's nbclient engine that reports each cell as it starts."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            report = kwargs.pop("report", None)
+            if report is not None:
+                original = nb_man.cell_start
+
+                def cell_start(cell, cell_index=None, **kw):
+                    first = (cell.source or "").strip().splitlines()
+                    report(cell_index, len(nb_man.nb.cells), first[0][:70] if first else "")
+                    return original(cell, cell_index, **kw)
+
+                nb_man.cell_start = cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register("workbook", WorkbookEngine)
+
+
+def execute_job(job: dict, events) -> dict:
+    """A worker's entry point: run one notebook job; never raises."""
+    _register_engine()
+    return _execute(job, events)

@@ -1,0 +1,152 @@
+"""Planning a run: validate every team, decide what runs, what is up to date, and in what order.
+
+No kernel starts here: a team whose params or source are wrong fails at once with
+one line; the others are planned as usual.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from ..data import connect, describe, resolve_as_of
+from ..errors import WorkbookError, did_you_mean
+from ..params import NOTEBOOKS, SEGMENTATION, load_team, notebook_parameters
+from ..paths import TeamFolder
+from ..results import assignments_path
+from .records import OK, TeamRun, file_hash, helpers_hash, key, notebook_path
+
+__all__ = ["plan"]
+
+
+def plan(
+    teams: Iterable[str],
+    *,
+    notebooks: list[str] | None = None,
+    as_of: dt.date | None = None,
+    force: bool = False,
+    retry_failed: bool = False,
+) -> list[TeamRun]:
+    """Validate every team and decide what to run; no kernel is started here.
+
+    Teams sharing a source share one connection, one contract check and one fingerprint.
+    """
+    from ..data.contract import check
+
+    helpers = helpers_hash()
+    out = []
+    open_sources: dict[str, Any] = {}
+    facts: dict[str, tuple[list, dict]] = {}
+    try:
+        for team in teams:
+            out.append(
+                _plan_team(
+                    team, notebooks, as_of, force, retry_failed, helpers, open_sources, facts, check
+                )
+            )
+    finally:
+        for wh in open_sources.values():
+            wh.close()
+    return out
+
+
+def _preflight(tp, wh, notebooks: list[str], violations: list) -> None:
+    """Checks against the source that must pass before a kernel starts."""
+    errors = [v for v in violations if v.severity == "error"]
+    if errors:
+        first = errors[0]
+        more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
+        raise WorkbookError(
+            f"{describe(tp.source)} breaks the data contract: {str(first).split(None, 1)[1]}"
+            f"{more} (see `workbook check-data --team {tp.team}`)"
+        )
+    if "feature_demand" in notebooks:
+        _check_features(tp, wh)
+    if "metric_trends" in notebooks:
+        from ..metric_trends import check_metric, check_metric_feature
+
+        try:
+            spec = check_metric(wh, tp.metric_trends.metric, tp.product_area)
+            if "feature" in spec.needs or tp.metric_trends.feature:
+                check_metric_feature(wh, tp.metric_trends.feature, tp.product_area, spec)
+        except WorkbookError as exc:
+            raise WorkbookError(f"params/{tp.team}.yaml, section `metric_trends`: {exc}") from None
+
+
+def _check_features(tp, wh) -> None:
+    features = tp.feature_demand.features
+    where = f"params/{tp.team}.yaml: key `feature_demand.features`"
+    if len(features) < 2:
+        raise WorkbookError(f"{where} needs at least two features to compare, got {len(features)}")
+    cat = wh.table("features")
+    known = cat.filter(cat.product_area == tp.product_area).feature.to_pyarrow().to_pylist()
+    for f in features:
+        if f not in known:
+            raise WorkbookError(
+                f"{where}: unknown feature {f!r} in product area {tp.product_area}"
+                + (did_you_mean(f, known) or f"; known: {', '.join(sorted(known)[:12])}")
+            )
+
+
+def _plan_team(
+    team, notebooks, as_of, force, retry_failed, helpers, open_sources, facts, check
+) -> TeamRun:
+    try:
+        tp = load_team(team)
+    except WorkbookError as exc:
+        return TeamRun(team, None, error=str(exc))
+    tr = TeamRun(team, tp)
+    try:
+        selected = [n for n in NOTEBOOKS if n in tp.notebooks and (not notebooks or n in notebooks)]
+        if not selected:
+            raise WorkbookError(f"team {team}: none of {notebooks} is in its `notebooks`")
+        for n in selected:
+            if not notebook_path(n).exists():
+                raise WorkbookError(f"notebook {notebook_path(n)} does not exist")
+        if tp.source not in open_sources:
+            open_sources[tp.source] = connect(tp.source)
+        wh = open_sources[tp.source]
+        if tp.source not in facts:
+            facts[tp.source] = (check(wh), wh.fingerprint())
+        tr.quality, tr.fingerprint = facts[tp.source]
+        tr.as_of = as_of or tp.as_of or resolve_as_of(wh, None)
+        _preflight(tp, wh, selected, tr.quality)
+        folder = TeamFolder(team)
+        previous = folder.dated(tr.as_of)
+        prev_manifest = previous.read_manifest() if previous else None
+        prev = {e["notebook"]: e for e in (prev_manifest or {}).get("notebooks", [])}
+        # segmentation runs first in this run when another notebook reads its segments
+        segmenting = SEGMENTATION in selected
+        for n in selected:
+            if n != SEGMENTATION and segmenting and tp.uses_segments(n):
+                tr.after[n] = [SEGMENTATION]
+        for n in selected:  # segmentation first: its decision decides the dependents'
+            params = notebook_parameters(tp, n, as_of=tr.as_of, run_dir="")
+            tr.parameters[n] = params
+            inputs = {}
+            if tp.uses_segments(n):
+                source = previous if segmenting and SEGMENTATION in tr.reuse else folder.latest()
+                inputs["assignments"] = file_hash(assignments_path(source) if source else None)
+            tr.keys[n] = key(n, params, tr.fingerprint, helpers, inputs)
+            old = prev.get(n)
+            ok_before = bool(old) and old.get("status") in OK
+            upstream_runs = any(d in tr.todo for d in tr.after.get(n, []))
+            if (
+                retry_failed
+                and ok_before
+                and not upstream_runs
+                or (
+                    not retry_failed
+                    and not force
+                    and ok_before
+                    and old.get("key") == tr.keys[n]
+                    and not upstream_runs
+                )
+            ):
+                tr.reuse[n] = previous
+            else:
+                tr.todo.append(n)
+    except WorkbookError as exc:
+        tr.error = str(exc)
+    return tr
