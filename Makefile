@@ -7,10 +7,10 @@ DEMO   := data/demo.duckdb
 PIP_FLAGS := --quiet --disable-pip-version-check --no-warn-script-location
 
 .DEFAULT_GOAL := help
-.PHONY: help run test serve lab bench lint format demo clean
+.PHONY: help run test test-fast serve lab bench lint format demo clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: $(STAMP) $(DEMO) ## run every team's notebooks (creates .venv and the demo 
 test: $(STAMP) ## run the whole test suite (lint included)
 	$(BIN)/ruff check src tests notebooks benchmarks
 	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## unit tests only: no kernels, no browser, no server (under 2 minutes)
+	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 serve: $(STAMP) ## serve the PM dashboards on Voila at http://127.0.0.1:8866
 	$(BIN)/workbook serve

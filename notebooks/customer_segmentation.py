@@ -43,22 +43,23 @@ seed = 42  # seeds k-means and the bootstrap
 
 # %%
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from helpers.customer_segmentation import plots as splots
-from helpers.customer_segmentation import segment
+from helpers.customer_segmentation import plots, segment
 from helpers.data import connect, resolve_as_of
-from helpers.display import show_answer, show_quality, use_style
+from helpers.display import show_answer, show_notes, show_quality, use_style
 from helpers.results import Recorder
 
 use_style()
-wh = connect(source)
-as_of = resolve_as_of(wh, as_of)
 rec = Recorder(run_dir, "customer_segmentation")
+wh = connect(source)
+as_of_date = resolve_as_of(wh, as_of)
+
+# %%
 seg = segment(
     wh,
     product_area=product_area,
-    as_of=as_of,
+    as_of=as_of_date,
     lookback_days=lookback_days,
     previous_period_days=previous_period_days,
     method=method,
@@ -73,17 +74,15 @@ seg = segment(
 )
 
 
-def note(lines):
-    """Show plain sentences (a result's summary or why it is missing)."""
-    display(Markdown("\n".join(f"- {s}" for s in lines)))
-
+# %% [markdown]
+# ## The answer
 
 # %%
 answer = seg.summary()
-show_answer(answer, title=f"The answer for {team} at {as_of}")
+show_answer(answer, title=f"The answer for {team} at {as_of_date}")
 rec.answer(
     answer,
-    as_of=as_of,
+    as_of=as_of_date,
     product_area=product_area,
     current_accounts=len(seg.assignments),
     method=method,
@@ -116,14 +115,14 @@ display(
 # %%
 if seg.rfm is not None:
     display(seg.rfm.rules)
-    note(seg.rfm.summary())
+    show_notes(seg.rfm.summary())
 else:
-    note([f"RFM is off (method = {method!r})."])
+    show_notes([f"RFM is off (method = {method!r})."])
 
 # %%
 if "rfm_segment" in seg.summaries:
     display(seg.summaries["rfm_segment"].round(3))
-    fig = splots.size_and_arr_bars(seg.summaries["rfm_segment"], title="RFM segments")
+    fig = plots.size_and_arr_bars(seg.summaries["rfm_segment"], title="RFM segments")
     rec.figure("rfm_segments", fig)
 
 # %% [markdown]
@@ -136,25 +135,25 @@ if "rfm_segment" in seg.summaries:
 # %%
 cl = seg.clusters
 if cl is not None:
-    note(cl.summary())
+    show_notes(cl.summary())
 else:
-    note([f"Clusters are off (method = {method!r})."])
+    show_notes([f"Clusters are off (method = {method!r})."])
 
 # %%
 if cl is not None and cl.ok:
     display(cl.profile[["cluster", "cluster_name", "accounts", "description"]])
     if cl.silhouette is not None and len(cl.silhouette) > 1:
-        rec.figure("silhouette", splots.silhouette_curve(cl.silhouette, cl.k))
+        rec.figure("silhouette", plots.silhouette_curve(cl.silhouette, cl.k))
 
 # %%
 if cl is not None and cl.ok:
-    rec.figure("cluster_profiles", splots.profile_heatmap(cl.profile, cl.features))
-    rec.figure("cluster_projection", splots.projection_scatter(cl.projection))
+    rec.figure("cluster_profiles", plots.profile_heatmap(cl.profile, cl.features))
+    rec.figure("cluster_projection", plots.projection_scatter(cl.projection))
 
 # %%
 if "cluster_name" in seg.summaries:
     display(seg.summaries["cluster_name"].round(3))
-    fig = splots.size_and_arr_bars(seg.summaries["cluster_name"], title="Clusters")
+    fig = plots.size_and_arr_bars(seg.summaries["cluster_name"], title="Clusters")
     rec.figure("cluster_sizes", fig)
 
 # %% [markdown]
@@ -165,19 +164,18 @@ if "cluster_name" in seg.summaries:
 
 # %%
 for by, mv in seg.movements.items():
-    display(Markdown(f"**{'RFM segments' if by == 'rfm_segment' else 'Clusters'}**"))
-    note(mv.summary())
+    show_notes(mv.summary(), title="RFM segments" if by == "rfm_segment" else "Clusters")
     if mv.ok:
         rec.figure(
             f"movement_{by}_accounts",
-            splots.transition_heatmap(mv.accounts, title="Accounts: then → now"),
+            plots.transition_heatmap(mv.accounts, title="Accounts: then → now"),
         )
         rec.figure(
             f"movement_{by}_arr",
-            splots.transition_heatmap(mv.arr, money=True, title="ARR: then → now"),
+            plots.transition_heatmap(mv.arr, money=True, title="ARR: then → now"),
         )
 if not seg.movements:
-    note(["No segmentation to compare: see the messages above."])
+    show_notes(["No segmentation to compare: see the messages above."])
 
 # %% [markdown]
 # ## Exports
@@ -202,4 +200,4 @@ seg.assignments.head(10)
 # ## Data quality
 
 # %%
-quality = show_quality(wh, run_dir)
+show_quality(wh, run_dir)

@@ -40,42 +40,43 @@ seed = 42  # seed of the bootstrap
 
 # %%
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
-import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from helpers import feature_demand as demand
 from helpers.data import connect, resolve_as_of
-from helpers.display import show_answer, show_quality, use_style
-from helpers.feature_demand import plots as demand_plots
+from helpers.display import show_answer, show_notes, show_quality, use_style
+from helpers.feature_demand import demand_report, plots
 from helpers.results import Recorder
 
 use_style()
-pd.set_option("display.float_format", "{:.3f}".format)
 rec = Recorder(run_dir, "feature_demand")
 wh = connect(source)
 as_of_date = resolve_as_of(wh, as_of)
 
 # %%
-data = demand.load_demand(
+report = demand_report(
     wh,
     product_area,
     list(features),
     as_of=as_of_date,
     window_days=window_days,
+    weighting=weighting,
     sources=list(sources),
     segment_by=segment_by,
+    bootstrap_runs=bootstrap_runs,
+    alpha=alpha,
+    seed=seed,
     team=team,
     run_dir=run_dir,
 )
-result = demand.compare_demand(
-    data, weighting=weighting, alpha=alpha, bootstrap_runs=bootstrap_runs, seed=seed
-)
+result, data = report.result, report.data
+for name, table in report.tables().items():
+    rec.table(name, table, csv=name in report.CSV)
 
 # %% [markdown]
 # ## The answer
 
 # %%
-answer = result.summary()
+answer = report.summary()
 show_answer(answer)
 rec.answer(
     answer,
@@ -94,14 +95,9 @@ rec.answer(
 # significant.
 
 # %%
-demand_table = result.table()
-rec.table("demand", demand_table, csv=True)
-display(demand_table)
-
-# %%
+display(report.tables()["demand"])
 if result.overall is not None:
-    fig = demand_plots.shares_figure(result)
-    rec.figure("shares", fig)
+    rec.figure("shares", plots.shares_figure(result))
 
 # %% [markdown]
 # ## Pairwise comparison
@@ -111,10 +107,7 @@ if result.overall is not None:
 
 # %%
 if result.overall is not None:
-    pairs = result.overall.pairs
-    rec.table("pairs", pairs, csv=True)
-    rec.table("ranking", result.overall.ranking)
-    display(pairs)
+    display(result.overall.pairs)
 
 # %% [markdown]
 # ## By segment
@@ -123,25 +116,17 @@ if result.overall is not None:
 
 # %%
 if not result.segments.empty:
-    rec.table("segments", result.segments, csv=True)
-    rec.table("segment_pairs", result.segment_pairs)
-    rec.table("reversals", result.reversals)
-    fig = demand_plots.segment_heatmap(result)
-    rec.figure("segment_heatmap", fig)
-    display(
-        result.reversals
-        if len(result.reversals)
-        else Markdown(f"No {data.segment_by} reverses a significant overall order.")
-    )
+    rec.figure("segment_heatmap", plots.segment_heatmap(result))
+if not result.segments.empty and len(result.reversals):
+    display(result.reversals)
+if not result.segments.empty and not len(result.reversals):
+    show_notes([f"No {data.segment_by} reverses a significant overall order."])
 
 # %% [markdown]
 # ## Where the requests come from, and when
 
 # %%
-rec.table("requests_by_source", data.by_source)
-rec.table("requests_over_time", data.over_time)
-fig = demand_plots.requests_over_time(result)
-rec.figure("requests_over_time", fig)
+rec.figure("requests_over_time", plots.requests_over_time(result))
 display(
     data.by_source.pivot_table(index="feature", columns="source", values="accounts", fill_value=0)
 )
@@ -152,29 +137,10 @@ display(
 # used the feature in the window, and the weekly adoption curve since release.
 
 # %%
-adopted = demand.adoption(
-    wh, product_area, as_of=as_of_date, window_days=window_days, features=list(features)
-)
-if adopted.empty:
-    display(
-        Markdown(
-            "None of the compared features is released yet; for context, the "
-            f"released features of {product_area}:"
-        )
-    )
-    adopted = demand.adoption(wh, product_area, as_of=as_of_date, window_days=window_days)
-rec.table("adoption", adopted)
-display(adopted)
-
-# %%
-recent = adopted.loc[pd.to_datetime(adopted.released_at) >= pd.Timestamp(data.start), "feature"]
-curve_features = recent.tolist() or adopted.feature.head(3).tolist()
-curve = demand.adoption_curve(
-    wh, product_area, curve_features, as_of=as_of_date, window_days=window_days
-)
-rec.table("adoption_curve", curve)
-fig = demand_plots.adoption_curve_figure(curve)
-rec.figure("adoption_curve", fig)
+if report.adoption_note:
+    show_notes([report.adoption_note])
+display(report.adoption)
+rec.figure("adoption_curve", plots.adoption_curve_figure(report.curve))
 
 # %% [markdown]
 # ## Data quality

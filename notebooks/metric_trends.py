@@ -41,42 +41,45 @@ seed = 42  # reserved for randomised steps (none today): kept for reproducible r
 
 # %%
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from helpers import metric_trends as trends
 from helpers.data import connect, resolve_as_of
-from helpers.display import show_answer, show_quality, use_style
-from helpers.metric_trends import metric_series
-from helpers.metric_trends import plots as tplots
+from helpers.display import show_answer, show_notes, show_quality, use_style
+from helpers.metric_trends import plots, trend_report
 from helpers.results import Recorder
 
 use_style()
-wh = connect(source)
-as_of = resolve_as_of(wh, as_of)
 rec = Recorder(run_dir, "metric_trends")
-series = metric_series(
+wh = connect(source)
+as_of_date = resolve_as_of(wh, as_of)
+
+# %%
+report = trend_report(
     wh,
     metric,
     product_area=product_area,
-    as_of=as_of,
+    as_of=as_of_date,
     grain=grain,
     window_days=window_days,
     feature=feature,
     segment_column=segment_column,
     segment_value=segment_value,
+    compare_by=compare_by,
+    horizon=horizon,
     team=team,
     run_dir=run_dir,
 )
-unit = series.spec.unit
-analysis = trends.analyse(series.values(), grain, title=series.title, unit=unit, horizon=horizon)
+analysis, series, unit = report.analysis, report.series, report.series.spec.unit
+for name, table in report.tables().items():
+    rec.table(name, table)
 
 # %% [markdown]
 # ## The answer
 
 # %%
-answer = (series.summary()[:1] if series.empty else []) + analysis.summary()
+answer = report.summary()
 show_answer(answer)
-rec.answer(answer, metric=metric, grain=grain, filter=series.filter_label, as_of=str(as_of))
+rec.answer(answer, metric=metric, grain=grain, filter=series.filter_label, as_of=str(as_of_date))
 
 # %% [markdown]
 # ## The series
@@ -84,17 +87,16 @@ rec.answer(answer, metric=metric, grain=grain, filter=series.filter_label, as_of
 # shaded bands the 80% and 95% forecast intervals.
 
 # %%
-display(Markdown("\n".join(f"- {s}" for s in series.summary() + analysis.notes)))
-rec.table("series", series.frame)
-if not series.empty and not analysis.message:
-    fig = tplots.series_figure(analysis.values, analysis, title=series.title, unit=unit)
-    rec.figure("series", fig)
+show_notes(report.notes())
+if report.ok:
+    rec.figure(
+        "series", plots.series_figure(analysis.values, analysis, title=series.title, unit=unit)
+    )
 
 # %% [markdown]
 # ## Change against earlier periods
 
 # %%
-rec.table("changes", analysis.changes)
 display(analysis.changes)
 
 # %% [markdown]
@@ -103,12 +105,11 @@ display(analysis.changes)
 # %%
 dec = analysis.decomposition
 if dec is not None:
-    display(Markdown("\n".join(f"- {s}" for s in dec.summary())))
-    if dec.ran:
-        rec.figure("decomposition", tplots.decomposition_figure(dec))
+    show_notes(dec.summary())
+if dec is not None and dec.ran:
+    rec.figure("decomposition", plots.decomposition_figure(dec))
 if analysis.trend is not None:
-    display(Markdown("- " + analysis.trend.summary()[0]))
-rec.table("changepoints", analysis.changepoints)
+    show_notes(analysis.trend.summary()[:1])
 display(analysis.changepoints)
 
 # %% [markdown]
@@ -116,7 +117,6 @@ display(analysis.changepoints)
 # Robust z-score (median and MAD) of the residual beyond 3.5.
 
 # %%
-rec.table("anomalies", analysis.anomalies)
 display(analysis.anomalies)
 
 # %% [markdown]
@@ -124,47 +124,21 @@ display(analysis.anomalies)
 
 # %%
 fc, bt = analysis.forecast, analysis.backtest
-for part in (fc, bt):
-    if part is not None:
-        display(Markdown("- " + part.summary()[0]))
+show_notes([part.summary()[0] for part in (fc, bt) if part is not None])
 if fc is not None:
-    rec.table("forecast", fc.frame)
     display(fc.frame)
 if bt is not None and not bt.message:
-    rec.table("backtest", bt.table)
-    rec.figure("backtest", tplots.backtest_figure(bt))
+    rec.figure("backtest", plots.backtest_figure(bt))
 
 # %% [markdown]
 # ## Segments side by side
 
 # %%
-from helpers.errors import WorkbookError
-
-try:
-    by_seg = (
-        None
-        if compare_by is None
-        else metric_series(
-            wh,
-            metric,
-            product_area=product_area,
-            as_of=as_of,
-            grain=grain,
-            window_days=window_days,
-            feature=feature,
-            by=compare_by,
-            team=team,
-            run_dir=run_dir,
-        )
-    )
-except WorkbookError as exc:  # e.g. no segmentation run yet: say so and carry on
-    by_seg = None
-    display(Markdown(f"**No comparison:** {exc}"))
-if by_seg is not None and not by_seg.empty:
-    table = trends.compare_segments(by_seg)
-    rec.table("segments", table)
-    rec.figure("segments", tplots.segments_figure(by_seg, table, unit=unit))
-    display(table)
+if report.comparison_message:
+    show_notes([report.comparison_message])
+if not report.segments.empty:
+    rec.figure("segments", plots.segments_figure(report.by_segment, report.segments, unit=unit))
+    display(report.segments)
 
 # %% [markdown]
 # ## Data quality

@@ -48,3 +48,18 @@ def workbook_root(tmp_path, demo_path, monkeypatch) -> Path:
     monkeypatch.setenv("WORKBOOK_ROOT", str(root))
     monkeypatch.delenv("WORKBOOK_OUTPUTS", raising=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A PostgreSQL server from Debian's packages on loopback, loaded with a tiny demo.
+
+    Skipped only when PostgreSQL is not installed and ``CI`` is not set; in CI a missing
+    server fails (``.ci/run`` installs it).
+    """
+    from support import warehouse_server as ws
+
+    if ws.require_postgres() is None:
+        pytest.skip("PostgreSQL is not installed (CI installs it through .ci/run)")
+    yield ws.server(ws.tiny_warehouse())
+    ws.stop_all()

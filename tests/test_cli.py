@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 
 import duckdb
 import yaml
-
-
-def _cli(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
+from support.cli import cli as _cli
 
 
 def test_teams_lists_every_demo_team(workbook_root):

@@ -8,7 +8,7 @@ import os
 
 import pandas as pd
 import pytest
-from dashboard_runs import ANSWERS, write_params, write_run
+from support.dashboard_runs import ANSWERS, write_params, write_run
 
 from helpers import dashboards
 from helpers.errors import WorkbookError

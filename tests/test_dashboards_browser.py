@@ -17,7 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from dashboard_runs import ANSWERS, write_params, write_run
+from support.dashboard_runs import ANSWERS, write_params, write_run
 
 from helpers import dashboards, paths
 from helpers.errors import WorkbookError

@@ -13,9 +13,9 @@ import string
 from urllib.parse import quote
 
 import pytest
-from dashboard_runs import ANSWERS, write_params, write_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.dashboard_runs import ANSWERS, write_params, write_run
 
 from helpers import dashboards
 from helpers.errors import WorkbookError

@@ -22,31 +22,17 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from support.cli import cli
+from support.notebooks import use_stand_ins
 
 from helpers import paths
 from helpers.data.demo import DemoSpec, generate
-from helpers.params import NOTEBOOKS
 
 pytestmark = pytest.mark.slow
 
 TEAM = "analytics"
 TRIALS = 20
 SEED = 20261031
-
-# A tiny stand-in notebook: records a table and an answer; the environment can make it
-# sleep or tell the test its kernel's pid (to kill the kernel from outside).
-_BODY = """
-import os, time
-import pandas as pd
-from helpers.results import Recorder
-rec = Recorder(run_dir, NAME)
-if os.environ.get("WB_PIDFILE"):
-    with open(os.environ["WB_PIDFILE"], "w") as f:
-        f.write(str(os.getpid()))
-time.sleep(float(os.environ.get("WB_SLEEP", "0")))
-rec.table("rows", pd.DataFrame({"team": [team], "as_of": [as_of]}))
-rec.answer(["answer for " + team])
-"""
 
 
 @pytest.fixture(scope="module")
@@ -64,25 +50,9 @@ def root(tmp_path, tiny_warehouse, monkeypatch) -> Path:
     (root / "data").mkdir()
     (root / "data" / "demo.duckdb").symlink_to(tiny_warehouse)
     (root / "outputs").mkdir()
-    folder = root / "notebooks"
-    folder.mkdir()
-    for name in NOTEBOOKS:
-        nb = nbformat.v4.new_notebook()
-        params = nbformat.v4.new_code_cell(
-            'team = "analytics"\nproduct_area = "analytics"\nsource = "data/demo.duckdb"\n'
-            'as_of = None\nrun_dir = ""'
-        )
-        params.metadata["tags"] = ["parameters"]
-        nb.cells = [params, nbformat.v4.new_code_cell(_BODY.replace("NAME", repr(name)))]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-        nb.metadata["kernelspec"]["language"] = "python"
-        nbformat.write(nb, folder / f"{name}.ipynb")
     monkeypatch.setenv("WORKBOOK_ROOT", str(root))
-    monkeypatch.setenv("WORKBOOK_NOTEBOOKS", str(folder))
-    monkeypatch.setenv("WORKBOOK_WARM_IMPORTS", "import pandas, helpers.results")  # stand-ins
     monkeypatch.delenv("WORKBOOK_OUTPUTS", raising=False)
-    for var in ("WB_SLEEP", "WB_PIDFILE"):
-        monkeypatch.delenv(var, raising=False)
+    use_stand_ins(root / "notebooks", monkeypatch)
     yield root
     _stop_leftovers(root)
 
@@ -104,13 +74,7 @@ RUN = ["run", "--team", TEAM, "--notebook", "metric_trends", "--jobs", "1"]
 
 
 def _cli(*args, env=None, timeout=180):
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
+    return cli(*args, env=env, timeout=timeout)
 
 
 def _latest(root: Path, team: str = TEAM) -> Path | None:

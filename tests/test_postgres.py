@@ -14,20 +14,11 @@ import duckdb
 import ibis
 import pandas as pd
 import pytest
-import warehouse_server as ws
+from support import warehouse_server as ws
 
 pytestmark = pytest.mark.slow
 
 TEAM = "analytics"
-
-
-@pytest.fixture(scope="session")
-def pg():
-    if ws.require_postgres() is None:
-        pytest.skip("PostgreSQL is not installed (CI installs it through .ci/run)")
-    srv = ws.server(ws.tiny_warehouse())
-    yield srv
-    ws.stop_all()
 
 
 def test_the_server_holds_the_demo_tables_with_their_types(pg):

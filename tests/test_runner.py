@@ -11,63 +11,17 @@ import time
 
 import nbformat
 import pytest
+from support.cli import cli as _cli
+from support.notebooks import use_stand_ins
 
 from helpers import run as runner
-from helpers.params import NOTEBOOKS
 
 pytestmark = pytest.mark.slow
-
-# A tiny stand-in for each real notebook: records a table and an answer, and can be told
-# through the environment to fail, sleep or kill its own kernel.
-_BODY = """
-import os, time, signal
-import pandas as pd
-from helpers.results import Recorder
-rec = Recorder(run_dir, NAME)
-time.sleep(float(os.environ.get("WB_SLEEP", "0")))
-if os.environ.get("WB_FAIL_TEAM") == team:
-    raise ValueError("planted failure for " + team)
-if os.environ.get("WB_KILL_TEAM") == team:
-    os.kill(os.getpid(), signal.SIGKILL)
-rec.table("rows", pd.DataFrame({"team": [team], "as_of": [as_of]}))
-rec.answer(["answer for " + team])
-"""
 
 
 @pytest.fixture
 def tiny_notebooks(tmp_path, monkeypatch):
-    folder = tmp_path / "notebooks"
-    folder.mkdir()
-    for name in NOTEBOOKS:
-        nb = nbformat.v4.new_notebook()
-        params = nbformat.v4.new_code_cell(
-            'team = "analytics"\nproduct_area = "analytics"\nsource = "data/demo.duckdb"\n'
-            'as_of = None\nrun_dir = ""'
-        )
-        params.metadata["tags"] = ["parameters"]
-        nb.cells = [params, nbformat.v4.new_code_cell(_BODY.replace("NAME", repr(name)))]
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
-        nbformat.write(nb, folder / f"{name}.ipynb")
-    monkeypatch.setenv("WORKBOOK_NOTEBOOKS", str(folder))
-    # the stand-ins need pandas only: skip warming seaborn, statsmodels, scikit-learn
-    monkeypatch.setenv("WORKBOOK_WARM_IMPORTS", "import pandas, helpers.results")
-    for var in ("WB_SLEEP", "WB_FAIL_TEAM", "WB_KILL_TEAM"):
-        monkeypatch.delenv(var, raising=False)
-    return folder
-
-
-def _cli(*args, env=None, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        **kw,
-    )
+    return use_stand_ins(tmp_path / "notebooks", monkeypatch)
 
 
 def _latest(root, team):

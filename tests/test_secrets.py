@@ -16,18 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import warehouse_server as ws
+from support import warehouse_server as ws
 
 pytestmark = pytest.mark.slow
 
 TEAM = "analytics"
-
-
-@pytest.fixture(scope="session")
-def pg():
-    if ws.require_postgres() is None:
-        pytest.skip("PostgreSQL is not installed (CI installs it through .ci/run)")
-    return ws.server(ws.tiny_warehouse())
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,78 @@
-"""Product Ops Workbook helpers: data access, contract checks and the analyses behind the notebooks."""
+"""Product Ops Workbook helpers: data access, contract checks and the analyses behind the notebooks.
+
+The public API below is what notebooks, dashboards and scripts use; each subpackage
+(``customer_segmentation``, ``feature_demand``, ``metric_trends``, ``data``, ``run``,
+``dashboards``) has its own ``__all__`` for the rest. Subpackages load on first use,
+so ``import helpers`` stays light (the runner and the CLI start fast).
+"""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-__all__ = ["__version__"]
+from .errors import (
+    DataError,
+    MissingSegmentationError,
+    ParamsError,
+    VisitorError,
+    WorkbookError,
+)
+from .paths import RunFolder, TeamFolder
+
+__all__ = [
+    "DataError",
+    "MissingSegmentationError",
+    "ParamsError",
+    "RunFolder",
+    "TeamFolder",
+    "VisitorError",
+    "WorkbookError",
+    "__version__",
+    "connect",
+    "customer_segmentation",
+    "dashboards",
+    "data",
+    "demand_report",
+    "feature_demand",
+    "load_team",
+    "metric_trends",
+    "read_assignments",
+    "resolve_as_of",
+    "run",
+    "segment",
+    "trend_report",
+]
 
 try:
     __version__ = version("product-ops-workbook")
 except PackageNotFoundError:  # running from a checkout without install
     __version__ = "0.0.0"
+
+_SUBPACKAGES = {
+    "customer_segmentation",
+    "dashboards",
+    "data",
+    "feature_demand",
+    "metric_trends",
+    "run",
+}
+_FUNCTIONS = {
+    "connect": "data",
+    "resolve_as_of": "data",
+    "load_team": "params",
+    "read_assignments": "results",
+    "segment": "customer_segmentation",
+    "demand_report": "feature_demand",
+    "trend_report": "metric_trends",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: subpackages and the entry points load on first use
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f".{_FUNCTIONS[name]}", __name__), name)
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")

@@ -11,7 +11,7 @@ import pandas as pd
 from .data import Warehouse
 from .data.contract import check
 
-__all__ = ["quality_table", "show_answer", "show_quality", "use_style"]
+__all__ = ["quality_table", "show_answer", "show_notes", "show_quality", "use_style"]
 
 
 def show_answer(sentences: list[str] | str, title: str = "The answer") -> None:
@@ -21,6 +21,16 @@ def show_answer(sentences: list[str] | str, title: str = "The answer") -> None:
     if isinstance(sentences, str):
         sentences = [sentences]
     display(Markdown(f"### {title}\n\n" + "\n".join(f"- {s}" for s in sentences)))
+
+
+def show_notes(sentences: list[str] | str, title: str | None = None) -> None:
+    """Display plain sentences (a result's summary, or why it is missing) as a list."""
+    from IPython.display import Markdown, display
+
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    head = f"**{title}**\n\n" if title else ""
+    display(Markdown(head + "\n".join(f"- {s}" for s in sentences)))
 
 
 def quality_table(wh: Warehouse, run_dir: str | Path | None = None) -> pd.DataFrame:

@@ -20,10 +20,20 @@ from .analysis import (
     forecast,
     trend_test,
 )
-from .registry import GRAINS, MetricSpec, check_metric, known_metrics, registry
-from .series import MetricSeries, check_metric_feature, metric_series
+from .registry import (
+    GRAINS,
+    MetricSpec,
+    check_metric,
+    check_metric_feature,
+    known_metrics,
+    registry,
+)
+from .report import TrendReport, trend_report
+from .series import MetricSeries, metric_series
 
 __all__ = [
+    "TrendReport",
+    "trend_report",
     "GRAINS",
     "MetricSeries",
     "MetricSpec",

@@ -12,6 +12,7 @@ import yaml
 from ..errors import WorkbookError, did_you_mean
 
 __all__ = [
+    "check_metric_feature",
     "GRAINS",
     "MetricSpec",
     "check_metric",
@@ -178,3 +179,21 @@ def check_metric(wh, name: str, product_area: str | None = None) -> MetricSpec:
         + "; known metrics: "
         + ", ".join(options)
     )
+
+
+def check_metric_feature(wh, feature, product_area, spec) -> None:
+    """Raise when a metric that needs a feature has none, or one outside the product area."""
+    feats = wh.table("features")
+    if product_area:
+        feats = feats.filter(feats.product_area == product_area)
+    options = sorted(feats.select("feature").to_pyarrow().column("feature").to_pylist())
+    if not feature:
+        raise WorkbookError(
+            f"metric `{spec.name}` needs the key `feature`: one of {', '.join(options)}"
+        )
+    if feature not in options:
+        raise WorkbookError(
+            f"The value for `feature` is not a feature of {product_area!r}: {feature!r}"
+            + did_you_mean(feature, options)
+            + f"; features: {', '.join(options)}"
+        )

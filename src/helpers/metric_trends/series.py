@@ -9,12 +9,11 @@ from typing import Any
 
 from ..errors import WorkbookError, check_choice, did_you_mean
 from ..results import read_assignments
-from .registry import GRAINS, MetricSpec, check_metric
+from .registry import GRAINS, MetricSpec, check_metric, check_metric_feature
 
 __all__ = [
     "MetricSeries",
     "metric_series",
-    "check_metric_feature",
 ]
 
 _TRUNC = {"day": "D", "week": "W", "month": "M"}
@@ -329,24 +328,6 @@ def _coverage_start(
     if first is None:
         first = t.aggregate(m=t[col].min()).to_pyarrow().column("m").to_pylist()[0]
     return pd.Timestamp(first).normalize() if first is not None else None
-
-
-def check_metric_feature(wh, feature, product_area, spec) -> None:
-    """Raise when a metric that needs a feature has none, or one outside the product area."""
-    feats = wh.table("features")
-    if product_area:
-        feats = feats.filter(feats.product_area == product_area)
-    options = sorted(feats.select("feature").to_pyarrow().column("feature").to_pylist())
-    if not feature:
-        raise WorkbookError(
-            f"metric `{spec.name}` needs the key `feature`: one of {', '.join(options)}"
-        )
-    if feature not in options:
-        raise WorkbookError(
-            f"The value for `feature` is not a feature of {product_area!r}: {feature!r}"
-            + did_you_mean(feature, options)
-            + f"; features: {', '.join(options)}"
-        )
 
 
 def _aggregate(wh, t, spec: MetricSpec, group: list[str], feature):

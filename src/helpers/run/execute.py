@@ -152,6 +152,7 @@ def _reuse(previous: RunFolder, run: RunFolder, nb: str) -> None:
 def _run_jobs(pending: list[dict], live, jobs: int | None, notify) -> None:
     """Run the jobs in worker processes; a job waits for the jobs of its team it comes after."""
     by_team = {tr.team: team_results for tr, _, team_results in live}
+    runs = {tr.team: tr for tr, _, _ in live}
     workers = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
     env = {k: v for k, v in os.environ.items() if k.startswith("WORKBOOK_")}
     ctx = mp.get_context("spawn")
@@ -186,6 +187,8 @@ def _run_jobs(pending: list[dict], live, jobs: int | None, notify) -> None:
             while waiting or running:
                 for job in [j for j in waiting if ready(j)]:
                     waiting.remove(job)
+                    if job["after"]:  # its key covers the segments it will read now
+                        job["key"] = runs[job["team"]].rekey(job["notebook"])
                     # the last `workers` jobs need no spare kernel after them
                     job["prewarm_next"] = submitted < len(pending) - workers
                     submitted += 1

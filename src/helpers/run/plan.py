@@ -64,7 +64,7 @@ def _preflight(tp, wh, notebooks: list[str], violations: list) -> None:
     if "feature_demand" in notebooks:
         _check_features(tp, wh)
     if "metric_trends" in notebooks:
-        from ..metric_trends import check_metric, check_metric_feature
+        from ..metric_trends.registry import check_metric, check_metric_feature
 
         try:
             spec = check_metric(wh, tp.metric_trends.metric, tp.product_area)
@@ -96,7 +96,7 @@ def _plan_team(
         tp = load_team(team)
     except WorkbookError as exc:
         return TeamRun(team, None, error=str(exc))
-    tr = TeamRun(team, tp)
+    tr = TeamRun(team, tp, helpers=helpers)
     try:
         selected = [n for n in NOTEBOOKS if n in tp.notebooks and (not notebooks or n in notebooks)]
         if not selected:

@@ -126,6 +126,17 @@ class TeamRun:
     run: RunFolder | None = None
     lock: object | None = None
     quality: list = field(default_factory=list)  # contract violations of the source
+    helpers: str = ""  # hash of the helpers' source when planned
+
+    def rekey(self, notebook: str) -> str:
+        """The key of a notebook that reads segments recorded earlier in this run."""
+        from ..results import assignments_path
+
+        inputs = {"assignments": file_hash(assignments_path(self.run))}
+        self.keys[notebook] = key(
+            notebook, self.parameters[notebook], self.fingerprint, self.helpers, inputs
+        )
+        return self.keys[notebook]
 
 
 def manifest(

@@ -1,0 +1,100 @@
+"""The feature-demand notebook's one call: requests loaded, compared, and set beside usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..data import Warehouse
+from .load import DemandData, load_demand
+from .result import DemandResult, compare_demand
+from .usage import adoption, adoption_curve
+
+__all__ = ["DemandReport", "demand_report"]
+
+
+@dataclass
+class DemandReport:
+    """What the ``feature_demand`` notebook shows: demand compared, and usage for context."""
+
+    data: DemandData
+    result: DemandResult
+    adoption: pd.DataFrame
+    adoption_note: str | None
+    curve: pd.DataFrame
+
+    def summary(self) -> list[str]:
+        """The answer a PM reads first."""
+        return self.result.summary()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table worth recording, by name (CSV copies: see :attr:`CSV`)."""
+        r, d = self.result, self.data
+        out = {"demand": r.table()}
+        if r.overall is not None:
+            out |= {"pairs": r.overall.pairs, "ranking": r.overall.ranking}
+        if not r.segments.empty:
+            out |= {
+                "segments": r.segments,
+                "segment_pairs": r.segment_pairs,
+                "reversals": r.reversals,
+            }
+        out |= {"requests_by_source": d.by_source, "requests_over_time": d.over_time}
+        out |= {"adoption": self.adoption, "adoption_curve": self.curve}
+        return out
+
+    #: tables also written as CSV, for spreadsheets and CRMs
+    CSV = ("demand", "pairs", "segments")
+
+
+def demand_report(
+    wh: Warehouse,
+    product_area: str,
+    features: list[str],
+    *,
+    as_of: dt.date,
+    window_days: int = 365,
+    weighting: str = "accounts",
+    sources: list[str] | None = None,
+    segment_by: str = "plan",
+    bootstrap_runs: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 42,
+    team: str | None = None,
+    run_dir: str | Path | None = None,
+) -> DemandReport:
+    """Load the requests in the engine, compare the features, and measure their usage.
+
+    Usage is shown for the compared features that are released; when none is, for the
+    area's released features, as context (``adoption_note`` says so). The adoption
+    curve follows the features released within the window (else the first three).
+    """
+    data = load_demand(
+        wh,
+        product_area,
+        list(features),
+        as_of=as_of,
+        window_days=window_days,
+        sources=sources,
+        segment_by=segment_by,
+        team=team,
+        run_dir=run_dir,
+    )
+    result = compare_demand(
+        data, weighting=weighting, alpha=alpha, bootstrap_runs=bootstrap_runs, seed=seed
+    )
+    used = adoption(wh, product_area, as_of=as_of, window_days=window_days, features=features)
+    note = None
+    if used.empty:
+        note = (
+            "None of the compared features is released yet; for context, the released "
+            f"features of {product_area}:"
+        )
+        used = adoption(wh, product_area, as_of=as_of, window_days=window_days)
+    recent = used.loc[pd.to_datetime(used.released_at) >= pd.Timestamp(data.start), "feature"]
+    chosen = recent.tolist() or used.feature.head(3).tolist()
+    curve = adoption_curve(wh, product_area, chosen, as_of=as_of, window_days=window_days)
+    return DemandReport(data, result, used, note, curve)

@@ -1,0 +1,1 @@
+"""Test support written once: the CLI runner, stand-in notebooks, recorded runs, a server warehouse."""
