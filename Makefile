@@ -7,7 +7,7 @@ DEMO   := data/demo.duckdb
 PIP_FLAGS := --quiet --disable-pip-version-check --no-warn-script-location
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast serve lab bench lint format demo clean
+.PHONY: help run test test-fast validate serve lab bench lint format demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,12 +30,15 @@ run: $(STAMP) $(DEMO) ## run every team's notebooks (creates .venv and the demo 
 	$(BIN)/workbook run --all
 
 test: $(STAMP) ## run the whole test suite (lint included)
-	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff check src tests notebooks benchmarks validation
 	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## unit tests only: no kernels, no browser, no server (under 2 minutes)
-	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff check src tests notebooks benchmarks validation
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+validate: $(STAMP) ## the statistical validation suite: calibration tables written to docs/
+	$(BIN)/python -m validation
 
 serve: $(STAMP) ## serve the PM dashboards on Voila at http://127.0.0.1:8866
 	$(BIN)/workbook serve
@@ -43,16 +46,17 @@ serve: $(STAMP) ## serve the PM dashboards on Voila at http://127.0.0.1:8866
 lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks
 
-bench: $(STAMP) ## run the benchmarks and write benchmarks/results.md
+bench: $(STAMP) ## run the benchmarks (and the validation suite) and write benchmarks/results.md
+	$(BIN)/python -m validation
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check src tests notebooks benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests notebooks benchmarks validation
+	$(BIN)/ruff format --check src tests benchmarks validation
 
 format: $(STAMP) ## ruff format in place
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests notebooks benchmarks
+	$(BIN)/ruff format src tests benchmarks validation
+	$(BIN)/ruff check --fix src tests notebooks benchmarks validation
 
 clean: ## remove the venv and generated data (never outputs/)
 	rm -rf $(VENV) $(DEMO) data/demo.truth.json
