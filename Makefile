@@ -43,8 +43,10 @@ validate: $(STAMP) ## the statistical validation suite: calibration tables writt
 serve: $(STAMP) ## serve the PM dashboards on Voila at http://127.0.0.1:8866
 	$(BIN)/workbook serve
 
-lab: $(STAMP) ## open JupyterLab on the notebooks
-	$(BIN)/jupyter lab notebooks
+LAB_PORT ?= 8888
+LAB_FLAGS ?=
+lab: $(STAMP) ## JupyterLab on the notebooks (LAB_PORT=8888; LAB_FLAGS=--no-browser on a server)
+	$(BIN)/jupyter lab notebooks --port=$(LAB_PORT) --ServerApp.port_retries=0 $(LAB_FLAGS) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(STAMP) ## run the benchmarks (and the validation suite) and write benchmarks/results.md
 	$(BIN)/python -m validation

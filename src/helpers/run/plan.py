@@ -81,6 +81,13 @@ def _check_features(tp, wh) -> None:
         raise WorkbookError(f"{where} needs at least two features to compare, got {len(features)}")
     cat = wh.table("features")
     known = cat.filter(cat.product_area == tp.product_area).feature.to_pyarrow().to_pylist()
+    if not known:
+        areas = sorted(set(cat.product_area.to_pyarrow().to_pylist()))
+        raise WorkbookError(
+            f"params/{tp.team}.yaml: key `product_area`: {tp.product_area!r} has no features "
+            f"in the source's catalogue{did_you_mean(tp.product_area, areas)}; product areas: "
+            + ", ".join(areas)
+        )
     for f in features:
         if f not in known:
             raise WorkbookError(
