@@ -9,12 +9,15 @@ import yaml
 from support.cli import cli as _cli
 
 
-def test_teams_lists_every_demo_team(workbook_root):
+def test_teams_lists_every_team_with_its_title(workbook_root):
     out = _cli("teams")
     assert out.returncode == 0, out.stderr
-    for team in ["admin", "analytics", "collaboration", "integrations"]:
-        assert team in out.stdout
-    assert "Admin & Security" in out.stdout
+    files = [p for p in (workbook_root / "params").glob("*.yaml") if not p.stem.startswith("_")]
+    assert files
+    for path in files:
+        assert path.stem in out.stdout
+        title = (yaml.safe_load(path.read_text()) or {}).get("title")
+        assert not title or title in out.stdout
 
 
 def test_check_data_passes_on_the_demo_warehouse(workbook_root):

@@ -14,8 +14,11 @@ def _write(root, name, text):
     (root / "params" / f"{name}.yaml").write_text(text)
 
 
-def test_demo_teams_are_the_params_files(workbook_root):
-    assert known_teams() == ["admin", "analytics", "collaboration", "integrations"]
+def test_teams_are_the_params_files(workbook_root):
+    files = sorted(p.stem for p in (workbook_root / "params").glob("*.yaml"))
+    assert known_teams() == [f for f in files if not f.startswith("_")]
+    _write(workbook_root, "newteam", "title: New\n")
+    assert "newteam" in known_teams()
 
 
 def test_team_keys_override_defaults_key_by_key_inside_a_section(workbook_root):

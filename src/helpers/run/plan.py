@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from ..data import connect, describe, resolve_as_of
@@ -96,6 +97,30 @@ def _check_features(tp, wh) -> None:
             )
 
 
+def _check_twin(ipynb: Path) -> None:
+    """Refuse a notebook whose jupytext twin (``<name>.py``) says something else.
+
+    The ``.ipynb`` is what runs; an edit made only to the ``.py`` would otherwise be
+    ignored while the run calls itself up to date.
+    """
+    twin = ipynb.with_suffix(".py")
+    if not twin.exists():
+        return
+    import jupytext
+    import nbformat
+
+    ran = [c.source for c in nbformat.read(ipynb, as_version=4).cells]
+    edited = [c.source for c in jupytext.read(twin).cells]
+    if ran != edited:
+        newer, older = (
+            (twin, ipynb) if twin.stat().st_mtime >= ipynb.stat().st_mtime else (ipynb, twin)
+        )
+        raise WorkbookError(
+            f"{ipynb.name} and {twin.name} differ ({newer.name} is newer): run "
+            f"`jupytext --sync {newer}` so {older.name} follows it, then run again"
+        )
+
+
 def _plan_team(
     team, notebooks, as_of, force, retry_failed, helpers, open_sources, facts, check
 ) -> TeamRun:
@@ -111,6 +136,7 @@ def _plan_team(
         for n in selected:
             if not notebook_path(n).exists():
                 raise WorkbookError(f"notebook {notebook_path(n)} does not exist")
+            _check_twin(notebook_path(n))
         if tp.source not in open_sources:
             open_sources[tp.source] = connect(tp.source)
         wh = open_sources[tp.source]
