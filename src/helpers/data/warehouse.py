@@ -7,7 +7,10 @@ A source is one of:
   ``accounts.csv``, or a folder ``events/`` of Parquet parts);
 * ``env:VARIABLE``: a connection URL (``postgres://…``, ``duckdb://…``) read from the
   environment. The URL is never returned, logged or written; :func:`describe` shows
-  only the variable's name.
+  only the variable's name, and errors are scrubbed (:func:`helpers.secrets.scrub`).
+
+A connection string given as the source itself (a URL, or a libpq keyword string such as
+``host=db password=...``) is refused without being shown.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import ibis.expr.datatypes as dt_types
 
 from .. import paths
 from ..errors import DataError, did_you_mean
+from ..secrets import ENV_NAME, looks_like_connection, private_dir, scrub
 
 __all__ = ["TABLES", "Warehouse", "connect", "describe", "resolve_as_of"]
 
@@ -43,15 +46,25 @@ _FRESHNESS = {
 }
 
 
-def describe(source: str) -> str:
-    """A printable name for a source that never contains credentials."""
+_CONNECTION_REFUSED = (
+    "a connection string is not a source (it would be shown and stored); put it in an "
+    "environment variable and write `source: env:VARIABLE`"
+)
+
+
+def describe(source: str | os.PathLike[str]) -> str:
+    """A printable name for a source that never contains credentials.
+
+    ``env:VARIABLE`` shows the variable's name, a connection string given by mistake shows
+    nothing of itself, and a path is shown scrubbed.
+    """
+    source = str(source)
     if source.startswith("env:"):
-        return f"the warehouse in ${source[4:]}"
-    return str(source)
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "<redacted>") if secret else text
+        var = source[4:]
+        return f"the warehouse in ${var}" if ENV_NAME.match(var) else "an invalid env: source"
+    if looks_like_connection(source):
+        return "a connection string (not shown)"
+    return scrub(source)
 
 
 @dataclass
@@ -76,16 +89,36 @@ class Warehouse:
             ) from None
 
     def fingerprint(self) -> dict[str, dict[str, Any]]:
-        """Per table: row count and latest timestamp (for run records and incremental runs)."""
+        """Per table, one aggregate query: rows, latest timestamp, and a checksum of content.
+
+        The checksum is, per column, the count of values and, for numbers, their sum; for
+        every table but ``events``, dates give their range, text its distinct values and characters. An
+        ARR edited in place, a churn date set, a renamed plan: each changes the
+        fingerprint, so the next run is not "up to date" (the key of incremental runs).
+        """
+        import ibis.expr.datatypes as dtypes
+
         out: dict[str, dict[str, Any]] = {}
         for name, t in self.tables.items():
             col = _FRESHNESS.get(name)
             aggs = {"rows": t.count()}
             if col and col in t.columns:
                 aggs["latest"] = t[col].max()
+            for c, typ in t.schema().items():
+                if name == "events" and c != "value":
+                    continue  # the biggest table: rows, latest and the sum of value suffice
+                aggs[f"n:{c}"] = t[c].count()
+                if isinstance(typ, dtypes.Numeric):
+                    aggs[f"sum:{c}"] = t[c].cast("float64").sum()
+                elif isinstance(typ, dtypes.Temporal):
+                    aggs[f"max:{c}"] = t[c].max()
+                    aggs[f"min:{c}"] = t[c].min()
+                elif isinstance(typ, dtypes.String):
+                    aggs[f"distinct:{c}"] = t[c].nunique()
+                    aggs[f"chars:{c}"] = t[c].length().sum()
             row = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
             out[name] = {
-                k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()
+                k: (v.isoformat() if hasattr(v, "isoformat") else _round(v)) for k, v in row.items()
             }
         return out
 
@@ -121,6 +154,8 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
     source = str(source or paths.default_warehouse())
     if source.startswith("env:"):
         return _connect_url(source)
+    if looks_like_connection(source):
+        raise DataError(f"source: {_CONNECTION_REFUSED}")
     path = paths.resolve(source)
     if path.is_dir():
         return _connect_folder(source, path)
@@ -143,12 +178,13 @@ def _bound_memory(con) -> None:
     """Bounded engine memory: big aggregations spill to disk instead of growing the kernel.
 
     ``WORKBOOK_DUCKDB_MEMORY`` (default 512MB) caps the engine of each notebook, so a
-    team run stays small whatever the number of events; spills go to a temporary folder.
+    team run stays small whatever the number of events; spills go to a temporary folder
+    only this user can enter (:func:`helpers.secrets.private_dir`: a shared, predictable
+    folder would let another local user read the spilled rows or plant a link).
     Set after opening (not as connection config), so other connections to the same file
     in the process, with default settings, stay possible.
     """
-    spill = Path(tempfile.gettempdir()) / "workbook-duckdb"
-    spill.mkdir(exist_ok=True)
+    spill = private_dir("workbook-duckdb")
     limit = os.environ.get("WORKBOOK_DUCKDB_MEMORY", "512MB")
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
         raise DataError(f"WORKBOOK_DUCKDB_MEMORY must be a size like 512MB, not {limit!r}")
@@ -158,14 +194,21 @@ def _bound_memory(con) -> None:
 
 def _connect_url(source: str) -> Warehouse:
     var = source[4:]
+    if not ENV_NAME.match(var):
+        raise DataError(
+            "source env:…: the part after `env:` must be the name of an environment variable "
+            "(letters, digits and underscores)"
+        )
     url = os.environ.get(var)
-    if not var or not url:
-        raise DataError(f"source {source}: environment variable {var or '(empty name)'} is not set")
+    if not url:
+        raise DataError(f"source {source}: environment variable {var} is not set")
     try:
         con = ibis.connect(url)
         names = con.list_tables()
     except Exception as exc:
-        first = _scrub(str(exc), url).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        # scrubbed before it is cut: a cut could leave half a password the patterns miss
+        text = scrub(str(exc), url, fragments=True) if str(exc) else ""
+        first = text.splitlines()[0][:160] if text.strip() else type(exc).__name__
         raise DataError(f"source {describe(source)}: cannot connect ({first})") from None
     return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
 
@@ -178,20 +221,22 @@ def _connect_folder(source: str, folder: Path) -> Warehouse:
         candidates = [folder / f"{name}.parquet", folder / name, folder / f"{name}.csv"]
         for c in candidates:
             if c.is_dir() and any(c.glob("*.parquet")):
-                tables[name] = con.read_parquet(str(c / "*.parquet"), table_name=name)
-                break
-            if c.is_file() and c.suffix == ".parquet":
-                tables[name] = con.read_parquet(str(c), table_name=name)
-                break
-            if c.is_file() and c.suffix == ".csv":
-                try:
-                    tables[name] = con.read_csv(str(c), table_name=name)
-                except Exception as exc:
-                    raise DataError(
-                        f"source {source}: {c.name} cannot be read as CSV "
-                        f"({str(exc).splitlines()[0][:120]})"
-                    ) from None
-                break
+                kind, read, target = "Parquet", con.read_parquet, str(c / "*.parquet")
+            elif c.is_file() and c.suffix == ".parquet":
+                kind, read, target = "Parquet", con.read_parquet, str(c)
+            elif c.is_file() and c.suffix == ".csv":
+                kind, read, target = "CSV", con.read_csv, str(c)
+            else:
+                continue
+            try:
+                tables[name] = read(target, table_name=name)
+            except Exception as exc:  # a file that is not what its name says: one line
+                first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+                raise DataError(
+                    f"source {describe(source)}: {c.name} cannot be read as {kind} "
+                    f"({first or type(exc).__name__})"
+                ) from None
+            break
     if not tables:
         raise DataError(
             f"source {source}: the folder holds none of the tables "
@@ -224,6 +269,11 @@ def _utc_naive(t):
         if typ.is_timestamp() and typ.timezone
     }
     return t.mutate(**fixes) if fixes else t
+
+
+def _round(v: Any) -> Any:
+    """Sums of floats rounded so engines' summation order cannot change a fingerprint."""
+    return round(v, 6) if isinstance(v, float) else v
 
 
 def resolve_as_of(wh: Warehouse, as_of: str | dt.date | None) -> dt.date:
