@@ -7,6 +7,11 @@ columns. The expected table, column and row count come from the edit itself. Cas
 contract lets through (warnings only; time zones, which sources convert to UTC) are run
 through the real notebooks with the runner: each notebook succeeds, or stops with a
 one-line ``WorkbookError``.
+
+A second generator makes sources that cannot be read at all (junk files named like a
+database or a table, folders without tables, missing paths, connection strings given as a
+source, bad ``env:`` names): ``workbook check-data --source`` refuses each with one line,
+or reports it against the contract, and never prints a traceback or a password.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +28,15 @@ import pytest
 
 from helpers import paths
 from helpers import run as runner
+from helpers.cli import main
 from helpers.data import connect
 from helpers.data.contract import check
 from helpers.data.demo import DemoSpec, generate
+from helpers.params import NOTEBOOKS
 
 SEED = 9
-CASES_PER_FAMILY = 4
+CASES_PER_FAMILY = 20  # ten families: 200 broken sources
+UNREADABLE_PER_FAMILY = 8  # six families: 48 sources that cannot be read
 
 KEYS = {
     "accounts": "account_id",
@@ -268,6 +277,7 @@ def built(tiny, tmp_path_factory) -> list[tuple[Case, Path, list]]:
         path = _build(tiny, case.name, case.sql, folder)
         with connect(str(path)) as wh:
             out.append((case, path, check(wh)))
+        path.unlink()  # 2 MB each: the runs below rebuild what they need from the SQL
     return out
 
 
@@ -290,6 +300,84 @@ def test_every_generated_fault_is_reported_with_table_column_and_rows(built, cap
     with capsys.disabled():
         print(f"\n[bad data] {len(built)} generated bad sources checked against the contract")
     assert not missed, missed
+
+
+def _unreadable(folder: Path) -> list[tuple[str, str, str | None]]:
+    """(family, source, password or None): sources that cannot be read as a warehouse."""
+    rng = random.Random(SEED)
+    out: list[tuple[str, str, str | None]] = []
+    for i in range(UNREADABLE_PER_FAMILY):
+        junk = rng.randbytes(rng.choice([0, 1, 16, 700, 5000]))
+        path = folder / f"junk{i}.duckdb"
+        path.write_bytes(junk)
+        out.append(("not a database", str(path), None))
+
+        table = rng.choice(TABLES[:5])
+        shape = rng.choice(["file.parquet", "folder", "file.csv"])
+        tfolder = folder / f"tables{i}"
+        tfolder.mkdir()
+        if shape == "folder":
+            (tfolder / table).mkdir()
+            (tfolder / table / "part-0.parquet").write_bytes(b"\xff" + rng.randbytes(300))
+        else:
+            suffix = shape.split(".")[1]
+            (tfolder / f"{table}.{suffix}").write_bytes(b"\xff\x00" + rng.randbytes(3000))
+        out.append(("junk table file", str(tfolder), None))
+
+        empty = folder / f"notables{i}"
+        empty.mkdir()
+        for _ in range(rng.randint(0, 3)):
+            name = "".join(rng.choices(string.ascii_lowercase, k=6)) + rng.choice(
+                [".txt", ".json", ""]
+            )
+            (empty / name).write_text("not a table")
+        out.append(("no tables", str(empty), None))
+
+        out.append(("missing path", str(folder / f"nothing-{rng.randrange(10**6)}.duckdb"), None))
+
+        password = "Pw" + "".join(rng.choices(string.ascii_letters + "/@ !", k=10)) + "9"
+        form = rng.choice(
+            [
+                f"postgres://bob:{password}@db:5432/w",
+                f"postgresql://bob@db/w?password={password.replace(' ', '+')}",
+                f"host=db user=bob password='{password}' dbname=w",
+                f"mysql://bob:{password}@db/w",
+            ]
+        )
+        out.append(("connection string", form, password))
+
+        var = rng.choice(
+            [
+                f"env:UNSET_WB_{rng.randrange(10**6)}",
+                "env:",
+                f"env:host=db password={password}",
+                f"env:9{rng.randrange(100)}",
+            ]
+        )
+        out.append(("bad env", var, password if "password" in var else None))
+    return out
+
+
+def test_every_unreadable_source_is_refused_in_one_line(tmp_path, capsys):
+    cases = _unreadable(tmp_path)
+    outcomes: dict[str, int] = {}
+    for family, source, password in cases:
+        capsys.readouterr()
+        code = main(["check-data", "--source", source])
+        out, err = capsys.readouterr()
+        assert code == 1, (family, source, out, err)
+        assert "Traceback" not in out + err, (family, source, err)
+        if password:
+            assert password not in out + err, (family, err)
+        refused = err.startswith("error: source") and err.count("\n") == 1 and not out
+        reported = re.search(r": \d+ error\(s\), \d+ warning\(s\)\n$", out) is not None
+        assert refused or reported, (family, source, out, err)
+        key = f"{family}: {'refused' if refused else 'reported'}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    with capsys.disabled():
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        print(f"\n[bad data] {len(cases)} unreadable sources: {detail}")
+    assert len(cases) == 6 * UNREADABLE_PER_FAMILY
 
 
 def test_a_clean_tiny_source_passes_the_contract(tiny):
@@ -328,7 +416,7 @@ def accepted_runs(built, tiny, tmp_path_factory):
             base + f"\nsource: {path}\nas_of: 2026-10-31\n"
         )
         teams[team] = kind
-    notebooks = [n for n in runner.NOTEBOOKS if runner.notebook_path(n).exists()]
+    notebooks = [n for n in NOTEBOOKS if runner.notebook_path(n).exists()]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WORKBOOK_ROOT", str(root))
         mp.delenv("WORKBOOK_OUTPUTS", raising=False)

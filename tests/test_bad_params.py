@@ -3,7 +3,8 @@
 Each case writes a broken ``params/analytics.yaml`` (or ``_defaults.yaml``) and runs
 ``workbook run --team analytics`` in-process through :func:`helpers.cli.main`. Params are
 validated before any kernel starts, so every case is fast. The expected file and key of
-each case come from how the case was built, never from the validator.
+each case come from how the case was built, never from the validator. Cases that plant a
+password (a connection string pasted into ``source``) also check it is printed nowhere.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 import yaml
@@ -30,7 +32,7 @@ FEATURES = ["ai_insights", "custom_metrics"]
 settings.register_profile(
     "bad_params",
     derandomize=True,
-    max_examples=150,
+    max_examples=260,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -45,6 +47,7 @@ class Case:
     content: bytes
     file: str = TEAM_FILE
     key: str | None = None  # dotted key the message must name (None: the file is the problem)
+    secret: str | None = None  # a password that must be printed nowhere
 
 
 def _dump(data: object) -> bytes:
@@ -246,6 +249,126 @@ def bad_defaults(draw) -> Case:
     return Case("bad defaults", _dump(defaults), file=DEFAULTS_FILE, key=f"{section}.{key}")
 
 
+@st.composite
+def yaml_aliases(draw) -> Case:
+    # anchors and aliases are refused whatever they do, from a plain alias to a bomb
+    kind = draw(st.sampled_from(["alias", "bomb", "merge", "section"]))
+    if kind == "alias":
+        text = "title: &t Analytics\nproduct_area: *t\n"
+    elif kind == "section":
+        text = "customer_segmentation: &cs {k_min: 2}\nfeature_demand: {features: [a, b]}\n"
+    elif kind == "merge":
+        text = "base: &b {grain: day}\nmetric_trends:\n  <<: *b\n"
+    else:
+        width, depth = draw(st.integers(2, 9)), draw(st.integers(2, 9))
+        lines = [
+            "customer_segmentation:",
+            "  rfm_rules:",
+            "    - &l0 [" + ",".join(["x"] * width) + "]",
+        ]
+        for i in range(1, depth):
+            lines.append(f"    - &l{i} [" + ",".join([f"*l{i - 1}"] * width) + "]")
+        text = "\n".join(lines) + "\n"
+    file = draw(st.sampled_from([TEAM_FILE, DEFAULTS_FILE]))
+    return Case("yaml alias", text.encode(), file=file)
+
+
+@st.composite
+def oversized(draw) -> Case:
+    size = draw(st.integers(64 * 1024 + 1, 256 * 1024))
+    if draw(st.booleans()):  # a long comment
+        body = b"title: Analytics\n" + b"#" * size + b"\n"
+    else:  # a long value
+        body = b"title: '" + b"A" * size + b"'\n"
+    return Case("oversized", body)
+
+
+@st.composite
+def deep_nesting(draw) -> Case:
+    depth = draw(st.integers(16, 400))
+    opener, closer = draw(st.sampled_from([("[", "]"), ("{a: ", "}")]))
+    text = "title: " + opener * depth + "1" + closer * depth + "\n"
+    return Case("deep nesting", text.encode())
+
+
+# a valid RFM rule, rebuilt for each case (one dict object per rule: no YAML anchors)
+def _rule(**changes) -> dict:
+    rule = {"segment": "Best", "r_min": 4, "r_max": 5, "fm_min": 4, "fm_max": 5}
+    rule.update(changes)
+    return {k: v for k, v in rule.items() if v is not _DROP}
+
+
+_DROP = object()
+SCORES = ["r_min", "r_max", "fm_min", "fm_max"]
+
+
+@st.composite
+def bad_rfm_rules(draw) -> Case:
+    key = "customer_segmentation.rfm_rules"
+    kind = draw(st.sampled_from(["range", "score", "type", "unknown", "missing", "rule", "count"]))
+    if kind == "range":  # a minimum above its maximum
+        lo, hi = draw(st.sampled_from([("r_min", "r_max"), ("fm_min", "fm_max")]))
+        a = draw(st.integers(2, 5))
+        bad, dotted = _rule(**{lo: a, hi: draw(st.integers(1, a - 1))}), key
+    elif kind == "score":  # outside 1..5
+        field = draw(st.sampled_from(SCORES))
+        value = draw(st.one_of(st.integers(-100, 0), st.integers(6, 10**6)))
+        bad, dotted = _rule(**{field: value}), f"{key}.{field}"
+    elif kind == "type":  # text, a fraction or a bool is no score
+        field = draw(st.sampled_from(SCORES))
+        value = draw(st.one_of(WORDS, st.sampled_from([2.5, 4.0, True, False, [3]])))
+        bad, dotted = _rule(**{field: value}), f"{key}.{field}"
+    elif kind == "unknown":
+        name = draw(WORDS.filter(lambda k: k not in {"segment", "at_risk", "meaning", *SCORES}))
+        bad, dotted = _rule(**{name: 1}), f"{key}.{name}"
+    elif kind == "missing":
+        field = draw(st.sampled_from(["segment", *SCORES]))
+        bad, dotted = _rule(**{field: _DROP}), f"{key}.{field}"
+    elif kind == "rule":  # a rule that is not a mapping
+        bad, dotted = (
+            draw(st.one_of(WORDS, st.integers(), st.lists(st.integers(), max_size=3))),
+            key,
+        )
+    else:  # too many rules
+        n = draw(st.integers(51, 120))
+        rules = [_rule(segment=f"S{i}") for i in range(n)]
+        return Case(
+            "bad rfm rule", _dump(_team(customer_segmentation={"rfm_rules": rules})), key=key
+        )
+    rules = [_rule(segment="Rest", r_min=1, fm_min=1) for _ in range(draw(st.integers(0, 3)))]
+    rules.insert(draw(st.integers(0, len(rules))), bad)
+    return Case(
+        "bad rfm rule", _dump(_team(customer_segmentation={"rfm_rules": rules})), key=dotted
+    )
+
+
+@st.composite
+def secrets_in_source(draw) -> Case:
+    # a connection string pasted into `source` by mistake: refused, and never echoed
+    password = (
+        "Pw"
+        + draw(
+            st.text(
+                alphabet=string.ascii_letters + string.digits + "/@ !$*-_.~",
+                min_size=4,
+                max_size=20,
+            )
+        )
+        + "/9"
+    )
+    form = draw(st.sampled_from(["userinfo", "encoded", "query", "keyword", "env"]))
+    source = {
+        "userinfo": f"postgres://bob:{password}@db:5432/w",
+        "encoded": f"postgresql://bob:{quote(password, safe='')}@db/w",
+        "query": f"postgresql://bob@db/w?sslmode=require&password={quote_plus(password)}",
+        "keyword": f"host=db user=bob password='{password}' dbname=w",
+        "env": f"env:host=db password='{password}'",
+    }[form]
+    file = draw(st.sampled_from([TEAM_FILE, DEFAULTS_FILE]))
+    data = {"source": source} if file == DEFAULTS_FILE else _team(source=source)
+    return Case("secret in source", _dump(data), file=file, key="source", secret=password)
+
+
 CASES = st.one_of(
     wrong_types(),
     unknown_keys(),
@@ -256,6 +379,11 @@ CASES = st.one_of(
     not_mappings(),
     binary_junk(),
     bad_defaults(),
+    yaml_aliases(),
+    oversized(),
+    deep_nesting(),
+    bad_rfm_rules(),
+    secrets_in_source(),
 )
 
 
@@ -306,6 +434,9 @@ def test_every_malformed_params_file_fails_with_one_line_naming_file_and_key(
         lines = [ln for ln in text.splitlines() if case.file + ":" in ln]
         full = [ln for ln in lines if case.key is None or f"`{case.key}`" in ln]
         assert len(full) == 1, (case, text)
+        if case.secret:
+            assert case.secret not in text and quote(case.secret, safe="") not in text, case
+            assert quote_plus(case.secret) not in text, case
         assert _tree_hash(previous_outputs) == before, case
 
     check()
@@ -313,7 +444,7 @@ def test_every_malformed_params_file_fails_with_one_line_naming_file_and_key(
     with capsys.disabled():
         detail = ", ".join(f"{k} {v}" for k, v in sorted(tried.items()))
         print(f"\n[bad params] {total} generated cases tried ({detail})")
-    assert total >= 100
+    assert total >= 200
     assert set(tried) == {
         "wrong type",
         "unknown key",
@@ -324,6 +455,11 @@ def test_every_malformed_params_file_fails_with_one_line_naming_file_and_key(
         "not a mapping",
         "binary junk",
         "bad defaults",
+        "yaml alias",
+        "oversized",
+        "deep nesting",
+        "bad rfm rule",
+        "secret in source",
     }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__, paths
 from .errors import WorkbookError
+from .secrets import scrub
 
 __all__ = ["main"]
 
@@ -86,11 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     h = sub.add_parser("history", help="list past runs")
-    h.add_argument("--team", default=None)
+    h.add_argument("--team", default=None, help="only this team (a folder under outputs/)")
 
-    pr = sub.add_parser("prune", help="remove old runs (never `latest`)")
+    pr = sub.add_parser(
+        "prune", help="remove old runs (never `latest`; a team being run is left alone)"
+    )
     pr.add_argument("--keep", type=_positive, required=True, help="runs to keep per team")
-    pr.add_argument("--team", default=None)
+    pr.add_argument("--team", default=None, help="only this team (a folder under outputs/)")
 
     pa = sub.add_parser("params", help="print a notebook's parameters as YAML for `papermill -f`")
     pa.add_argument("team")
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except WorkbookError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -163,7 +166,7 @@ def _teams(args) -> int:
         try:
             tp = load_team(t)
         except WorkbookError as exc:
-            print(f"{t:16} INVALID  {exc}")
+            print(f"{t:16} INVALID  {scrub(exc)}")
             bad += 1
             continue
         latest = latest_run(t)
@@ -199,7 +202,7 @@ def _run(args) -> int:
     if progress.tty:
         for r in results:
             if r.notebook == "-":
-                print(f"{r.team}: failed: {r.error}")
+                print(f"{r.team}: failed: {scrub(r.error)}")
     ran = [r for r in results if r.notebook != "-"]
     if ran:
         _print_summary(ran)
@@ -240,7 +243,7 @@ class _Progress:
 
     def _log(self, *parts: str) -> None:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        print(stamp, *parts, flush=True)
+        print(stamp, *(scrub(p) for p in parts), flush=True)
 
     def event(self, kind: str, team: str, notebook: str, *rest) -> None:
         key = (team, notebook)
@@ -273,7 +276,7 @@ def _print_summary(results) -> None:
 
     table = Table("team", "notebook", "status", "duration", "output / error", title="run summary")
     for r in results:
-        detail = r.error if r.error else (r.output or "")
+        detail = scrub(r.error) if r.error else (r.output or "")
         style = {"failed": "red", "succeeded": "green"}.get(r.status, "")
         table.add_row(
             r.team,

@@ -3,7 +3,9 @@
 Each notebook has its own section of flat keys; the runner hands a notebook the
 shared keys plus its section, so papermill's shallow merge cannot surprise anyone.
 Every mistake becomes one :class:`~helpers.errors.WorkbookError` line naming the
-file and the key, with the nearest valid key where there is one.
+file and the key, with the nearest valid key where there is one. A params file is small
+plain YAML: at most 64 KB, nested at most 16 levels, and without anchors or aliases
+(``&name``, ``*name``: a few hundred bytes of aliases can expand to megabytes).
 """
 
 from __future__ import annotations
@@ -11,19 +13,28 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import paths
 from .errors import ParamsError, did_you_mean
+from .secrets import ENV_NAME, looks_like_connection, scrub
 
 __all__ = [
     "NOTEBOOKS",
     "CustomerSegmentation",
     "FeatureDemand",
     "MetricTrends",
+    "RFMRule",
     "TeamParams",
     "known_teams",
     "load_team",
@@ -36,20 +47,51 @@ NOTEBOOKS = ["customer_segmentation", "feature_demand", "metric_trends"]
 #: The notebook whose recorded segments others may break down by (``segment``).
 SEGMENTATION = "customer_segmentation"
 
-_URL_CREDENTIALS = re.compile(r"(://)[^@/\s]*@")
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PosInt = Annotated[int, Field(ge=1, le=100_000)]
+#: The largest params file read, in bytes, and the deepest nesting of its values.
+MAX_BYTES = 64 * 1024
+MAX_DEPTH = 16
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# an RFM score: a whole number 1 to 5 (strict: a bool or 4.5 is no score)
+_Score = Annotated[int, Field(strict=True, ge=1, le=5)]
+
+
+class RFMRule(_Section):
+    """One rule of the ``rfm_rules`` table: accounts whose recency score R lies in
+    ``r_min..r_max`` and whose frequency-monetary score FM in ``fm_min..fm_max`` are named
+    ``segment`` (the first matching rule wins)."""
+
+    segment: Annotated[str, Field(min_length=1, max_length=64)]
+    r_min: _Score
+    r_max: _Score
+    fm_min: _Score
+    fm_max: _Score
+    at_risk: bool = False
+    meaning: Annotated[str, Field(max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RFMRule:
+        for lo, hi in (("r_min", "r_max"), ("fm_min", "fm_max")):
+            if getattr(self, lo) > getattr(self, hi):
+                raise ValueError(
+                    f"rule {self.segment!r}: `{lo}` ({getattr(self, lo)}) is above "
+                    f"`{hi}` ({getattr(self, hi)})"
+                )
+        return self
+
+
 class CustomerSegmentation(_Section):
     """Keys of the ``customer_segmentation:`` section."""
 
     lookback_days: Annotated[int, Field(ge=7, le=1095)] = 90
-    previous_period_days: Annotated[int, Field(ge=7, le=365)] = 30
+    # whole weeks, so movement compares the same weekday with the same cut-offs
+    previous_period_days: Annotated[int, Field(ge=7, le=364, multiple_of=7)] = 28
     method: Literal["rfm", "clusters", "both"] = "both"
     monetary: Literal["arr", "event_value"] = "arr"
     cluster_features: list[
@@ -69,7 +111,7 @@ class CustomerSegmentation(_Section):
     k_min: Annotated[int, Field(ge=2, le=20)] = 2
     k_max: Annotated[int, Field(ge=2, le=20)] = 8
     stability_runs: Annotated[int, Field(ge=2, le=500)] = 20
-    rfm_rules: list[dict[str, Any]] | None = None
+    rfm_rules: Annotated[list[RFMRule], Field(min_length=1, max_length=50)] | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
 
 
@@ -131,13 +173,19 @@ class TeamParams(BaseModel):
     @field_validator("source")
     @classmethod
     def _source(cls, v: str) -> str:
-        if "://" in v:
-            raise ValueError(
-                "must not hold a connection URL (credentials would be written to outputs); "
-                "put the URL in an environment variable and write `source: env:VARIABLE`"
-            )
+        # the value is never echoed (see _explain): it may be a pasted connection string
         if not v.strip():
             raise ValueError("must not be empty")
+        if looks_like_connection(v):
+            raise ValueError(
+                "must not hold a connection string, a URL or `host=… password=…` "
+                "(credentials would be shown and written to outputs); put it in an "
+                "environment variable and write `source: env:VARIABLE`"
+            )
+        if v.startswith("env:") and not ENV_NAME.match(v[4:]):
+            raise ValueError(
+                "must name an environment variable after `env:` (letters, digits and underscores)"
+            )
         return v
 
     def section(self, notebook: str) -> _Section:
@@ -159,8 +207,34 @@ def known_teams(params_dir: Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
+class _Refused(yaml.YAMLError):
+    """A YAML feature a params file may not use (anchors, aliases, deep nesting)."""
+
+    def __init__(self, problem: str, mark: Any):
+        super().__init__(problem)
+        self.problem, self.problem_mark = problem, mark
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps an impossible date (2026-02-30) as text, so the schema names its key."""
+    """SafeLoader that keeps an impossible date (2026-02-30) as text, so the schema names its
+    key, and refuses anchors, aliases and deep nesting (a few hundred bytes of aliases can
+    expand to megabytes of parameters)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused("YAML aliases (*name) are not allowed", event.start_mark)
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused("YAML anchors (&name) are not allowed", event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"values nest deeper than {MAX_DEPTH} levels", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -176,13 +250,26 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 def _read_yaml(path: Path) -> dict[str, Any]:
     rel = _rel(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # never more: the file may be huge, or endless
+        if len(raw) > MAX_BYTES:
+            raise ParamsError(
+                f"{rel}: is larger than {MAX_BYTES // 1024} KB; a params file holds a few keys"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{rel}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ParamsError(f"{rel}: cannot be read ({exc.__class__.__name__})") from None
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except _Refused as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise ParamsError(
+            f"{rel}: line {line}: {exc.problem}; write every value out in full"
+        ) from None
+    except RecursionError:
+        raise ParamsError(f"{rel}: values nest too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -263,27 +350,43 @@ def _explain(exc: ValidationError, own: dict, team_path: Path, defaults_path: Pa
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
     key = ".".join(loc)
-    # which file set the key: the team file wins over defaults
+    # which file set the key: the team file wins over defaults; a list (rfm_rules) is
+    # replaced whole, so the file that set the list is blamed for what is inside it
     in_team = own
-    for part in loc:
+    for part in err["loc"]:
+        if isinstance(part, int):
+            break
         in_team = in_team.get(part) if isinstance(in_team, dict) else None
     src = _rel(team_path) if in_team is not None else _rel(defaults_path)
     if err["type"] == "extra_forbidden":
         model: type[BaseModel] = TeamParams
         for part in loc[:-1]:
             field = model.model_fields.get(part)
-            model = field.annotation if field and isinstance(field.annotation, type) else model
+            model = _model_in(field.annotation) or model if field else model
         valid = list(model.model_fields)
         hint = did_you_mean(loc[-1], valid) or f"; valid keys: {', '.join(valid)}"
         return f"{src}: unknown key `{key}`{hint}"
-    value = err.get("input")
-    # never echo credentials: a URL's user:password@ is masked wherever it appears
-    shown = _URL_CREDENTIALS.sub(r"\1<redacted>@", repr(value))
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
     msg = err["msg"]
     msg = msg.removeprefix("Value error, ")
+    if loc and loc[0] == "source":
+        # a source may be a connection string pasted by mistake: its value is never shown
+        return f"{src}: key `{key}` {_expected(err, msg)}"
+    # never echo credentials: every URL and keyword form is scrubbed wherever it appears
+    shown = scrub(repr(err.get("input")))
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
     return f"{src}: key `{key}` {_expected(err, msg)}, not {shown}"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model inside an annotation (``RFMRule`` in ``list[RFMRule] | None``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _expected(err: dict, msg: str) -> str:

@@ -7,6 +7,11 @@ including the one reader of a team's recorded segments (:func:`read_assignments`
 
 A notebook opened by hand in JupyterLab has no ``run_dir``; the recorder then
 writes nothing, so exploring never touches run records.
+
+CSV copies are opened in spreadsheets: a text cell that starts with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return (an account named ``=HYPERLINK(...)``) would be run as
+a formula, so it is written with a leading ``'`` (OWASP's advice for CSV injection). The
+Parquet tables keep the values as they are.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ __all__ = [
 SEGMENT_COLUMNS = ("rfm_segment", "cluster_name")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+# first characters that make a spreadsheet read a cell as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _check_name(name: str) -> str:
@@ -86,7 +93,7 @@ class Recorder:
         frame.to_parquet(path, index=False)
         self.written.append(path)
         if csv:
-            frame.to_csv(path.with_suffix(".csv"), index=False)
+            _csv_safe(frame).to_csv(path.with_suffix(".csv"), index=False)
             self.written.append(path.with_suffix(".csv"))
         return path
 
@@ -116,6 +123,24 @@ class Recorder:
         )
         self.written.append(path)
         return path
+
+
+def _neutral(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell (and header) that a spreadsheet would run as a
+    formula prefixed by ``'``; numbers, dates and other text are left as they are."""
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        values = out.iloc[:, i]
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype | pd.CategoricalDtype):
+            out.isetitem(i, values.astype(object).map(_neutral))
+    out.columns = [_neutral(c) for c in out.columns]
+    return out
 
 
 def read_table(run_dir: str | Path, notebook: str, name: str) -> pd.DataFrame:

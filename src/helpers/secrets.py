@@ -8,7 +8,8 @@
   ``password=…``, ``password='with spaces'`` (and ``sslpassword``, ``token``, ``secret``);
 * the passwords of known connection strings wherever they appear, as written and
   percent-decoded: the strings given to :func:`scrub`, and every environment variable
-  whose value is a connection string holding a password (``WAREHOUSE_URL``...).
+  whose value is a connection string holding a password (``WAREHOUSE_URL``...) or whose
+  name says it holds a secret (``PGPASSWORD``, ``..._TOKEN``, ``..._SECRET``).
 
 :func:`private_dir` gives the temporary folders the engine and the kernels use: owned by
 this user, mode 0700, never a link planted by someone else.
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 __all__ = [
+    "ENV_NAME",
     "REDACTED",
     "looks_like_connection",
     "private_dir",
@@ -43,15 +45,20 @@ REDACTED = "[redacted]"
 #: words); the patterns still hide them in a URL, a query string or a keyword string.
 MIN_SECRET = 4
 
+#: The name of an environment variable, as a shell spells one (``env:VARIABLE`` sources).
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*://"
 # scheme://user:password@ -- the user part has no ':', '/', '@' or space; the password runs
-# to the last '@' of the line, so '/', spaces and '@' inside it are hidden too
-_URL_USERINFO = re.compile(rf"({_SCHEME})[^\s:/@?#]*:[^\n]{{0,512}}@")
+# to the last '@' of the line, so '/', spaces and '@' inside it are hidden too (not across
+# '<', '>' or '"', which end an HTML attribute or tag around a URL)
+_URL_USERINFO = re.compile(rf"({_SCHEME})[^\s:/@?#<>\"']*:[^\n<>\"]{{0,512}}@")
 _SECRET_KEYS = r"password|passwd|pwd|sslpassword|passphrase|secret|token|api[_-]?key"
-# key=value (query strings, libpq keyword strings): quoted values may hold spaces
+# key=value (query strings, libpq keyword strings): quoted values may hold spaces; an
+# unquoted one ends at a space, a quote or an angle bracket
 _KEY_VALUE = re.compile(
     rf"(?i)(?<![A-Za-z0-9])((?:{_SECRET_KEYS})\s*=\s*)"
-    r"('(?:[^'\\\n]|\\.)*'?|\"(?:[^\"\\\n]|\\.)*\"?|\S+)"
+    r"('(?:[^'\\\n]|\\.)*'?|\"(?:[^\"\\\n]|\\.)*\"?|[^\s'\"<>]+)"
 )
 # 'password': 'x' (a dict's repr, JSON)
 _QUOTED_KEY = re.compile(
@@ -67,9 +74,13 @@ _PASSWORD_KEYS = {"password", "passwd", "pwd", "sslpassword", "passphrase"}
 
 
 def looks_like_connection(text: str) -> bool:
-    """Whether ``text`` is (or holds) a connection string: a URL or a libpq keyword string."""
+    """Whether ``text`` is (or holds) a connection string: a URL, or a libpq keyword string
+    (two ``key=value`` pairs of libpq's keywords, or one naming a password)."""
     text = str(text)
-    return "://" in text or bool(_KEYWORD_DSN.search(text))
+    if "://" in text:
+        return True
+    keys = [m.group(0).strip().rstrip("=").strip().lower() for m in _KEYWORD_DSN.finditer(text)]
+    return len(keys) >= 2 or any(k in _PASSWORD_KEYS for k in keys)
 
 
 def secrets_in(connection: str | None) -> set[str]:
@@ -111,11 +122,19 @@ def secrets_in(connection: str | None) -> set[str]:
     return found
 
 
+# environment variables whose value is itself a secret (PGPASSWORD, WAREHOUSE_TOKEN...);
+# TOKENIZERS_PARALLELISM=false is not one, and a short value would hide ordinary words
+_SECRET_NAME = re.compile(r"(?i)passw(or)?d|(^|_)(secret|token|api_?key)(_|$)")
+_MIN_ENV_SECRET = 6
+
+
 def _environment_secrets() -> set[str]:
     out: set[str] = set()
-    for value in os.environ.values():
+    for name, value in os.environ.items():
         if looks_like_connection(value):
             out |= secrets_in(value)
+        elif _SECRET_NAME.search(name) and len(value) >= _MIN_ENV_SECRET:
+            out.add(value)
     return out
 
 
@@ -139,9 +158,10 @@ def scrubber(*known: str | None, fragments: bool = False) -> Callable[[str], str
     secrets: set[str] = set(_environment_secrets())
     for k in known:
         secrets |= secrets_in(k)
+    hidden = {s for s in secrets if len(s) >= MIN_SECRET}
     if fragments:
-        secrets |= {f for s in list(secrets) for f in _fragments(s)}
-    ordered = sorted((s for s in secrets if len(s) >= MIN_SECRET), key=len, reverse=True)
+        hidden |= {f for s in secrets for f in _fragments(s)}
+    ordered = sorted(hidden, key=len, reverse=True)
 
     def scrub_text(text: str) -> str:
         if not text:
@@ -231,4 +251,3 @@ def _is_private(path: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o077
-

@@ -1,12 +1,19 @@
 """Running a planned fleet: a run folder per team, notebooks in parallel worker processes
-(segmentation before the notebooks that read its segments), then atomic links."""
+(segmentation before the notebooks that read its segments), then atomic links.
+
+Everything a run writes (run folders, notebooks, HTML, tables, manifests, locks) is
+created under the umask ``WORKBOOK_UMASK`` (default ``027``: nothing readable by "others");
+set ``WORKBOOK_UMASK=022`` to let every local user read the outputs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import multiprocessing as mp
 import os
+import re
 import shutil
+import stat
 import threading
 import uuid
 from collections.abc import Callable
@@ -17,6 +24,7 @@ from .. import paths
 from ..errors import WorkbookError, did_you_mean
 from ..params import NOTEBOOKS
 from ..paths import RunFolder, TeamFolder
+from ..secrets import scrub
 from .kernels import execute_job, worker_init
 from .lock import TeamLock
 from .plan import plan
@@ -48,8 +56,29 @@ def run(
     """Run the selected teams' notebooks; return one result per (team, notebook).
 
     Invalid teams fail at once with their message and no kernel; the others run,
-    ``jobs`` notebooks at a time, each in its own kernel.
+    ``jobs`` notebooks at a time, each in its own kernel. Files are written under the
+    umask of :func:`run_umask`.
     """
+    mask = run_umask()
+    previous_mask = os.umask(mask)  # inherited by the worker processes and their kernels
+    try:
+        return _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event)
+    finally:
+        os.umask(previous_mask)
+
+
+def run_umask() -> int:
+    """The umask of a run: ``WORKBOOK_UMASK`` (octal, e.g. ``022``), default ``027``."""
+    text = os.environ.get("WORKBOOK_UMASK", "027").strip()
+    if not re.fullmatch(r"0?[0-7]{3}|0o[0-7]{3}", text):
+        raise WorkbookError(
+            f"WORKBOOK_UMASK must be an octal mask like 027 (private) or 022 (readable by "
+            f"every local user), not {scrub(text)[:20]!r}"
+        )
+    return int(text.removeprefix("0o"), 8)
+
+
+def _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event) -> list[JobResult]:
     notify = on_event or (lambda *a: None)
     if notebooks:
         for n in notebooks:
@@ -64,8 +93,9 @@ def run(
     pending: list[dict] = []
     for tr in planned:
         if tr.error:
-            results.append(JobResult(tr.team, "-", "failed", error=tr.error))
-            notify("error", tr.team, "-", tr.error)
+            error = scrub(tr.error)
+            results.append(JobResult(tr.team, "-", "failed", error=error))
+            notify("error", tr.team, "-", error)
             continue
         if not tr.todo:
             for n, prev in tr.reuse.items():
@@ -76,8 +106,8 @@ def run(
         try:
             lock.acquire()
         except WorkbookError as exc:
-            results.append(JobResult(tr.team, "-", "failed", error=str(exc)))
-            notify("error", tr.team, "-", str(exc))
+            results.append(JobResult(tr.team, "-", "failed", error=scrub(exc)))
+            notify("error", tr.team, "-", scrub(exc))
             continue
         try:
             tr.run = _new_run(tr.team, tr.as_of)
@@ -139,14 +169,37 @@ def _new_run(team: str, as_of: dt.date) -> RunFolder:
 
 def _reuse(previous: RunFolder, run: RunFolder, nb: str) -> None:
     """Carry an up-to-date notebook's artifacts over from a previous run (hard links where
-    possible); links inside the old run are never followed."""
+    possible); links inside the old run are never followed, whether a file or any folder
+    on its way is the link, so nothing outside the old run becomes a file of the new one."""
+    mask = os.umask(0)  # the run's umask, read the only way there is: set and put back
+    os.umask(mask)
     for src in previous.artifacts(nb):
+        if not _regular_inside(src, previous.path):
+            continue
         dst = run.path / src.relative_to(previous.path)
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(src, dst)
+            os.link(src, dst, follow_symlinks=False)
         except OSError:
             shutil.copy2(src, dst, follow_symlinks=False)
+        # an older run's file may be wider than this run's umask allows: narrow it
+        mode = stat.S_IMODE(os.lstat(dst).st_mode)
+        if mode & mask:
+            os.chmod(dst, mode & ~mask)
+
+
+def _regular_inside(path, root) -> bool:
+    """Whether ``path`` is a regular file reached from ``root`` through real folders only."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return False
+    here = root
+    for part in rel.parts[:-1]:
+        here = here / part
+        if not stat.S_ISDIR(os.lstat(here).st_mode):
+            return False
+    return stat.S_ISREG(os.lstat(path).st_mode)
 
 
 def _run_jobs(pending: list[dict], live, jobs: int | None, notify) -> None:
@@ -219,18 +272,19 @@ def _record(fut, job: dict, by_team, notify) -> None:
             "started_at": None,
             "finished_at": iso(now()),
         }
+    error = scrub(r["error"]) if r.get("error") else None  # again here: workers may be older
     by_team[job["team"]][job["notebook"]] = JobResult(
         job["team"],
         job["notebook"],
         r["status"],
         r.get("duration_s", 0.0),
         job["output"],
-        r.get("error"),
+        error,
         r.get("started_at"),
         r.get("finished_at"),
         job["key"],
     )
-    notify("done", job["team"], job["notebook"], r["status"], r.get("error"))
+    notify("done", job["team"], job["notebook"], r["status"], error)
 
 
 def _finish_team(tr: TeamRun, started: dt.datetime, team_results: dict[str, JobResult]):

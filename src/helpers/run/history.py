@@ -1,16 +1,32 @@
-"""Past runs: the history of every team's runs, the latest good run, and pruning old runs."""
+"""Past runs: the history of every team's runs, the latest good run, and pruning old runs.
+
+``history`` and ``prune`` only look at folders named like a run id (``2026-10-31T061500-1a2b``)
+in ``outputs/<team>/runs/``, where ``<team>`` is a team name (the rule of params files) and a
+real folder directly under ``outputs/``; links are never followed, and ``prune`` works
+under the team's lock, so a run being written is never removed.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import stat
 from pathlib import Path
 
-from ..errors import WorkbookError
-from ..paths import TeamFolder, team_folders
-from .lock import alive
+from .. import paths
+from ..errors import WorkbookError, did_you_mean
+from ..params import _TEAM_NAME
+from ..paths import RunFolder, TeamFolder, team_folders
+from ..secrets import scrub
+from .lock import alive, team_lock
 from .records import OK
 
 __all__ = ["history", "latest_run", "prune"]
+
+#: A run folder's name: ``<as_of>T<HHMMSS>-<hex>`` (see :func:`helpers.run.execute._new_run`).
+RUN_ID = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}-[0-9a-f]{4,32}$")
+_DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def latest_run(team: str) -> Path | None:
@@ -19,8 +35,47 @@ def latest_run(team: str) -> Path | None:
     return latest.path if latest else None
 
 
+def _is_real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _team(team: str) -> TeamFolder:
+    """The folder of ``team``, checked: a team name, a real folder directly under outputs/."""
+    if not isinstance(team, str) or not _TEAM_NAME.match(team):
+        shown = scrub(repr(team))
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise WorkbookError(
+            f"--team must be a team name (lower-case letters, digits, '-' and '_', "
+            f"at most 64), not {shown}"
+        )
+    folder = TeamFolder(team)
+    if not _is_real_dir(folder.path):
+        known = [f.team for f in _teams(None)]
+        what = "is not a folder (a link or a file is left alone)"
+        if not os.path.lexists(folder.path):
+            what = "does not exist" + (did_you_mean(team, known) or "")
+        raise WorkbookError(f"outputs/{team} {what}")
+    return folder
+
+
 def _teams(team: str | None) -> list[TeamFolder]:
-    return [TeamFolder(team)] if team else team_folders()
+    if team is not None:
+        return [_team(team)]
+    return [
+        f
+        for f in team_folders()
+        if _TEAM_NAME.match(f.team) and _is_real_dir(f.path) and _is_real_dir(f.runs_dir)
+    ]
+
+
+def _runs(folder: TeamFolder) -> list[RunFolder]:
+    """The team's run folders: real folders named like a run id, under a real ``runs/``."""
+    if not _is_real_dir(folder.runs_dir):
+        return []
+    return [r for r in folder.runs() if RUN_ID.match(r.run_id) and _is_real_dir(r.path)]
 
 
 def history(team: str | None = None) -> list[dict]:
@@ -28,7 +83,7 @@ def history(team: str | None = None) -> list[dict]:
     rows = []
     for folder in _teams(team):
         latest = folder.latest()
-        for run in folder.runs():
+        for run in _runs(folder):
             m = run.read_manifest()
             if m is None:
                 rows.append(
@@ -68,22 +123,45 @@ def history(team: str | None = None) -> list[dict]:
 
 
 def prune(keep: int, team: str | None = None) -> list[Path]:
-    """Remove all but the newest ``keep`` runs per team; never ``latest`` or a dated link's run."""
+    """Remove all but the newest ``keep`` runs per team; never ``latest`` or a dated link's run.
+
+    Each team is pruned under its lock (:func:`helpers.run.lock.team_lock`); a team being
+    run is left alone and named in the error raised after the other teams are pruned.
+    """
     if keep < 1:
         raise WorkbookError(f"--keep must be at least 1, not {keep}")
-    removed = []
+    removed: list[Path] = []
+    busy: list[str] = []
     for folder in _teams(team):
-        protected = {p.resolve() for p in folder.links() if p.exists()}
-        runs = sorted(folder.runs(), key=lambda r: r.run_id, reverse=True)
-        for r in runs[keep:]:
-            if r.path.resolve() in protected:
-                continue
-            m = r.read_manifest()
-            if m and m.get("status") == "running" and alive(m.get("pid")):
-                continue
-            shutil.rmtree(r.path)
-            removed.append(r.path)
-        for p in folder.links():  # dated links whose run is gone
-            if not p.exists():
-                p.unlink()
+        try:
+            with team_lock(folder.team):
+                removed += _prune_team(folder, keep)
+        except WorkbookError:
+            if team is not None:
+                raise
+            busy.append(folder.team)
+    if busy:
+        raise WorkbookError(
+            f"{len(removed)} run(s) removed; not pruned while being run: {', '.join(busy)}"
+        )
+    return removed
+
+
+def _prune_team(folder: TeamFolder, keep: int) -> list[Path]:
+    removed = []
+    runs_dir = paths.outputs_dir().resolve() / folder.team / "runs"
+    protected = {p.resolve() for p in folder.links() if p.exists()}
+    runs = sorted(_runs(folder), key=lambda r: r.run_id, reverse=True)
+    for r in runs[keep:]:
+        real = r.path.resolve()
+        if real in protected or real.parent != runs_dir:
+            continue
+        m = r.read_manifest()
+        if m and m.get("status") == "running" and alive(m.get("pid")):
+            continue
+        shutil.rmtree(real)  # fd-based: a link inside is removed, never followed
+        removed.append(r.path)
+    for p in folder.links():  # dated links whose run is gone
+        if _DATED.match(p.name) and not p.exists():
+            p.unlink()
     return removed

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import threading
 import traceback
 import uuid
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..secrets import private_dir, scrub, scrubber
 from .records import iso, now
 
 __all__ = ["KERNEL", "execute_job", "export_html", "worker_init"]
@@ -34,8 +34,7 @@ def _start_kernel(cwd: str, started: Callable[[Any], None] | None = None):
 
     # IPC sockets instead of TCP ports: parallel kernel starts cannot race for a port,
     # and nothing listens on the network
-    sock_dir = Path(tempfile.gettempdir()) / "workbook-kernels"
-    sock_dir.mkdir(mode=0o700, exist_ok=True)
+    sock_dir = _socket_dir()
     km = KernelManager(
         kernel_name=KERNEL,
         transport="ipc",
@@ -60,6 +59,12 @@ def _start_kernel(cwd: str, started: Callable[[Any], None] | None = None):
     finally:
         kc.stop_channels()
     return km
+
+
+def _socket_dir() -> Path:
+    """The kernels' socket folder: this user's only (another user could connect to a
+    kernel's sockets, or plant a link, in a shared predictable folder)."""
+    return private_dir("workbook-kernels")
 
 
 def _prepare_next(cwd: str) -> None:
@@ -152,7 +157,7 @@ def _execute(job: dict, events) -> dict:
         )
     except pm.PapermillExecutionError as exc:
         result["status"] = "failed"
-        result["error"] = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}".strip()[:500]
+        result["error"] = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}".strip()
     except DeadKernelError:
         result["status"] = "failed"
         minutes = job["timeout_s"] / 60
@@ -163,7 +168,7 @@ def _execute(job: dict, events) -> dict:
         )
     except Exception as exc:  # kernel start failure, disk full, ...
         result["status"] = "failed"
-        detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+        detail = scrub(str(exc)).splitlines()[0][:300] if str(exc).strip() else ""
         result["error"] = f"{type(exc).__name__}: {detail}"
         if os.environ.get("WORKBOOK_DEBUG"):
             result["error"] += "\n" + traceback.format_exc()
@@ -177,15 +182,59 @@ def _execute(job: dict, events) -> dict:
         result["error"] = f"timed out after {job['timeout_s'] / 60:g} minutes"
     if out_nb.exists():
         try:
+            scrub_notebook(out_nb)  # before the PMs' HTML copy is made from it
             export_html(out_nb)
         except Exception as exc:
             if result["status"] == "succeeded":
                 result["status"] = "failed"
-                result["error"] = f"HTML export failed: {type(exc).__name__}: {exc}"[:300]
+                result["error"] = f"HTML export failed: {type(exc).__name__}: {exc}"
+    if result["error"]:
+        # scrubbed before it is cut, so no half password escapes the patterns
+        limit = None if os.environ.get("WORKBOOK_DEBUG") else 500  # a traceback is kept whole
+        result["error"] = scrub(result["error"])[:limit]
     finished = now()
     result["finished_at"] = iso(finished)
     result["duration_s"] = round((finished - started).total_seconds(), 2)
     return result
+
+
+def scrub_notebook(nb_path: Path) -> bool:
+    """Hide credentials in an executed notebook's sources and text outputs, in place.
+
+    Tracebacks, printed text and text/HTML/Markdown outputs are scrubbed (images are left
+    alone); returns whether anything changed.
+    """
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    fn = scrubber()
+    changed = False
+
+    def clean(value):
+        nonlocal changed
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, str):
+            new = fn(value)
+            changed = changed or new != value
+            return new
+        return value
+
+    for cell in nb.cells:
+        cell.source = clean(cell.source)
+        for out in cell.get("outputs", []):
+            for key in ("text", "evalue", "traceback"):
+                if key in out:
+                    out[key] = clean(out[key])
+            data = out.get("data", {})
+            for mime in list(data):
+                if mime.startswith("text/"):
+                    data[mime] = clean(data[mime])
+    if changed:
+        tmp = nb_path.with_name(f".{nb_path.name}.{os.getpid()}.tmp")
+        nbformat.write(nb, tmp)
+        os.replace(tmp, nb_path)
+    return changed
 
 
 def export_html(nb_path: Path) -> Path:

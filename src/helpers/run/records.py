@@ -15,6 +15,7 @@ from .. import __version__, paths
 from ..data import describe
 from ..params import TeamParams
 from ..paths import RunFolder
+from ..secrets import scrub_data
 
 __all__ = ["JobResult", "TeamRun", "notebook_path"]
 
@@ -146,7 +147,10 @@ def manifest(
     status: str,
     finished: dt.datetime | None = None,
 ) -> dict:
-    """The run's ``manifest.json``: parameters after defaults, versions, data, times, status."""
+    """The run's ``manifest.json``: parameters after defaults, versions, data, times, status.
+
+    Every string in it is scrubbed of credentials (a notebook's error may quote a URL).
+    """
     tp = tr.params
     assert tp is not None and tr.run is not None
     entries = []
@@ -170,21 +174,24 @@ def manifest(
                 "parameters": {**tr.parameters[n], "run_dir": "."},
             }
         )
-    return {
-        "team": tr.team,
-        "title": tp.title,
-        "product_area": tp.product_area,
-        "as_of": tr.as_of.isoformat() if tr.as_of else None,
-        "run_id": tr.run.run_id,
-        "status": status,
-        "pid": os.getpid(),
-        "started_at": iso(started),
-        "finished_at": iso(finished),
-        "duration_s": round((finished - started).total_seconds(), 2) if finished else None,
-        "helpers_version": __version__,
-        "git_commit": git_commit(),
-        "source": describe(tp.source),
-        "data_fingerprint": tr.fingerprint,
-        "params": tp.model_dump(mode="json", exclude={"source"}) | {"source": describe(tp.source)},
-        "notebooks": entries,
-    }
+    return scrub_data(
+        {
+            "team": tr.team,
+            "title": tp.title,
+            "product_area": tp.product_area,
+            "as_of": tr.as_of.isoformat() if tr.as_of else None,
+            "run_id": tr.run.run_id,
+            "status": status,
+            "pid": os.getpid(),
+            "started_at": iso(started),
+            "finished_at": iso(finished),
+            "duration_s": round((finished - started).total_seconds(), 2) if finished else None,
+            "helpers_version": __version__,
+            "git_commit": git_commit(),
+            "source": describe(tp.source),
+            "data_fingerprint": tr.fingerprint,
+            "params": tp.model_dump(mode="json", exclude={"source"})
+            | {"source": describe(tp.source)},
+            "notebooks": entries,
+        }
+    )
