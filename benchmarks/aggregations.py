@@ -29,11 +29,10 @@ WITH released AS (
   WHERE product_area = $area AND ts >= $lo AND ts < $hi
   GROUP BY account_id
 )
-SELECT a.account_id, coalesce(p.frequency, 0) AS frequency, coalesce(p.events, 0) AS events,
-       coalesce(date_diff('day', CAST(p.last_ts AS DATE), $as_of), $lookback) AS recency,
-       coalesce(p.used, 0) / (SELECT count(*) FROM released) AS breadth
-FROM accounts a LEFT JOIN per p USING (account_id)
-WHERE a.created_at <= $as_of
+SELECT a.account_id, p.frequency, p.events,
+       date_diff('day', CAST(p.last_ts AS DATE), $as_of) AS recency,
+       p.used / (SELECT count(*) FROM released) AS breadth
+FROM accounts a JOIN per p USING (account_id)  -- the team's accounts: activity in the window
 """
 
 _SERIES_SQL = """
@@ -74,9 +73,7 @@ def compare(warehouse: Path, area: str, repeats: int = 5) -> dict:
         )
 
     def sql_features():
-        return con.execute(
-            _FEATURES_SQL, {"area": area, "lo": lo, "hi": hi, "as_of": as_of, "lookback": lookback}
-        ).df()
+        return con.execute(_FEATURES_SQL, {"area": area, "lo": lo, "hi": hi, "as_of": as_of}).df()
 
     th, h = _time(helper_features, repeats)
     ts, s = _time(sql_features, repeats)

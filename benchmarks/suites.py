@@ -13,11 +13,13 @@ import yaml
 
 from helpers import paths
 from helpers.data.demo import AREAS, truth_path
+from helpers.params import NOTEBOOKS
 
 from .harness import VENV_BIN, run_measured
 
 __all__ = [
     "bench_aggregations",
+    "bench_feedback",
     "bench_fleet",
     "bench_generation",
     "bench_naive",
@@ -176,7 +178,7 @@ def bench_fleet(work: Path, events: int, teams: int = 12, jobs: int = 2) -> dict
     loop_dir.mkdir()
     cmds = []
     for area in AREAS[:teams]:
-        for nb in ["customer_segmentation", "feature_demand", "metric_trends"]:
+        for nb in NOTEBOOKS:
             r = run_measured([str(VENV_BIN / "workbook"), "params", area, nb], env=env)
             params = yaml.safe_load(r.stdout)
             run_dir = loop_dir / area
@@ -214,4 +216,31 @@ def bench_fleet(work: Path, events: int, teams: int = 12, jobs: int = 2) -> dict
         "workbook_run_s": round(ours.seconds, 1),
         "speedup": round(sequential / ours.seconds, 2),
         "workbook_peak_mib": round(ours.peak_mib),
+    }
+
+
+def bench_feedback(work: Path, comments: int = 100_000, repeats: int = 3) -> dict:
+    """`feedback_report` on a warehouse of ``comments`` comments, in a child process:
+    wall seconds (Python start and imports included) and peak RSS of the child."""
+    warehouse = work / f"feedback_{comments}.duckdb"
+    if not warehouse.exists():
+        r = run_measured([PY, "-m", "benchmarks.feedback", "build", str(warehouse), str(comments)])
+        if r.returncode:
+            raise RuntimeError(r.stderr[-2000:])
+    times, peaks, analysis, inner = [], [], [], {}
+    for _ in range(repeats):
+        r = run_measured([PY, "-m", "benchmarks.feedback", "run", str(warehouse)])
+        if r.returncode:
+            raise RuntimeError(r.stderr[-2000:])
+        times.append(r.seconds)
+        peaks.append(r.peak_mib)
+        inner = json.loads(r.stdout.strip().splitlines()[-1])
+        analysis.append(inner["analysis_s"])
+    return {
+        "comments": inner.get("comments", comments),
+        "seconds": round(statistics.median(times), 2),
+        "analysis_s": round(statistics.median(analysis), 2),
+        "peak_mib": round(max(peaks)),
+        "themes": inner.get("themes"),
+        "runs": [round(x, 2) for x in times],
     }

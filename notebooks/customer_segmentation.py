@@ -20,7 +20,7 @@ source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env
 as_of = None  # analysis date (YYYY-MM-DD); None: the day of the latest event
 run_dir = ""  # run folder to record results into; "" records nothing
 lookback_days = 90  # activity window ending at as_of, in days
-previous_period_days = 30  # movement compares as_of with as_of minus this many days
+previous_period_days = 28  # movement compares as_of with this many days earlier (whole weeks)
 method = "both"  # rfm, clusters or both
 monetary = "arr"  # RFM's M: arr, or event_value (sum of the events' value)
 cluster_features = ["frequency", "intensity", "breadth", "nps"]  # features the clusters use
@@ -36,10 +36,12 @@ seed = 42  # seeds k-means and the bootstrap
 #
 # **Who are our customers in this product area, which groups matter, and who is slipping?**
 #
-# Every current account is scored on recency, frequency and money (RFM, eleven named
-# segments) and grouped by how it uses the area (behavioural clusters). We show how
-# stable the clusters are, and which accounts and how much ARR moved between segments
-# since the previous period.
+# The team's accounts are the accounts with at least one event in the area in the
+# window (the same definition in every analysis); those churned since count as churned.
+# Every active one is scored on recency, frequency and money (RFM, eleven named
+# segments) and grouped by how it uses the area (behavioural clusters, named against
+# the whole company). We show how stable each cluster is, and which accounts and how
+# much money moved between segments since the same weekday some weeks earlier.
 
 # %%
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
@@ -71,6 +73,7 @@ seg = segment(
     stability_runs=stability_runs,
     rfm_rules=rfm_rules,
     seed=seed,
+    team=team,
 )
 
 
@@ -80,20 +83,15 @@ seg = segment(
 # %%
 answer = seg.summary()
 show_answer(answer, title=f"The answer for {team} at {as_of_date}")
-rec.answer(
-    answer,
-    as_of=as_of_date,
-    product_area=product_area,
-    current_accounts=len(seg.assignments),
-    method=method,
-)
+rec.answer(answer, as_of=as_of_date, product_area=product_area, method=method, **seg.base())
 
 # %% [markdown]
 # ## The accounts and their features
 # Features over the window ending at `as_of`: recency (days since the last event),
 # frequency (active days), intensity (events per active day), breadth (share of the
-# area's released features used), monetary, tenure, NPS and open feature requests.
-# Churned accounts are not current customers: they only appear in the movement.
+# area's released features used), monetary (ARR, company-wide, or spend in the area),
+# tenure, NPS (missing when an account never answered) and open feature requests.
+# Churned accounts are no longer customers: they only appear in the movement.
 
 # %%
 feats = seg.features
@@ -108,11 +106,15 @@ display(
 
 # %% [markdown]
 # ## RFM segments
-# Scores 1–5 by quintile (ties broken by account id), FM = mean of the F and M scores;
-# the first rule that matches names the segment. The rule table (override it with the
+# Scores 1–5 from cut-offs, so equal values always get equal scores: recency in steps
+# of the area's usual gap between active days (whole weeks), frequency and monetary by
+# the quintiles of their values. FM = mean of the F and M scores; the first rule that
+# matches names the segment. The cut-offs and the rule table (override it with the
 # `rfm_rules` parameter):
 
 # %%
+if seg.rfm is not None and seg.rfm.cutoffs is not None:
+    display(seg.rfm.cutoffs.table())
 if seg.rfm is not None:
     display(seg.rfm.rules)
     show_notes(seg.rfm.summary())
@@ -128,9 +130,13 @@ if "rfm_segment" in seg.summaries:
 # %% [markdown]
 # ## Behavioural clusters
 # Features standardised (counts per day, seats, money and tenure logged first), k-means
-# with a fixed seed, k by the best silhouette. Stability is the mean adjusted Rand index
-# between the clustering and refits on bootstrap resamples: below 0.6 unstable,
-# 0.6–0.75 doubtful, 0.75–0.85 stable, above 0.85 highly stable.
+# with a fixed seed on the accounts with every feature (an account without an NPS
+# answer joins the nearest cluster by the features it has: no value is invented), k by
+# the best silhouette. Each cluster's stability is its mean Jaccard overlap over
+# bootstrap refits (Hennig's clusterboot): below 0.6 unstable, 0.6–0.75 doubtful,
+# 0.75–0.85 stable, above 0.85 highly stable. Names use a fixed vocabulary, against the
+# company-wide medians, and a cluster keeps last run's name while it is the same
+# accounts and the name still holds.
 
 # %%
 cl = seg.clusters
@@ -141,7 +147,11 @@ else:
 
 # %%
 if cl is not None and cl.ok:
-    display(cl.profile[["cluster", "cluster_name", "accounts", "description"]])
+    display(
+        cl.profile[["cluster", "cluster_name", "accounts", "stability", "reading", "named"]]
+        .assign(description=cl.profile["description"])
+        .round(2)
+    )
     if cl.silhouette is not None and len(cl.silhouette) > 1:
         rec.figure("silhouette", plots.silhouette_curve(cl.silhouette, cl.k))
 
@@ -158,9 +168,11 @@ if "cluster_name" in seg.summaries:
 
 # %% [markdown]
 # ## Who moved since the previous period
-# Segments at `as_of` against `as_of` minus `previous_period_days` (the same window
-# length; clusters of the earlier date are assigned with today's model, so names keep
-# their meaning). `new` = not yet a customer then; `churned` = churned since.
+# Segments at `as_of` against `previous_period_days` earlier (whole weeks: the same
+# weekday, the same window length), scored with today's cut-offs and clusters, so a
+# move is a change of the account, not of the scale. `new` = not one of the team's
+# active accounts then; `churned` = churned since; `no activity` = no event in the area
+# in the window now. ARR is today's (the data keep no history of it).
 
 # %%
 for by, mv in seg.movements.items():
@@ -171,8 +183,8 @@ for by, mv in seg.movements.items():
             plots.transition_heatmap(mv.accounts, title="Accounts: then → now"),
         )
         rec.figure(
-            f"movement_{by}_arr",
-            plots.transition_heatmap(mv.arr, money=True, title="ARR: then → now"),
+            f"movement_{by}_{mv.money}",
+            plots.transition_heatmap(mv.arr, money=True, title=f"{mv.money_label}: then → now"),
         )
 if not seg.movements:
     show_notes(["No segmentation to compare: see the messages above."])
@@ -183,17 +195,8 @@ if not seg.movements:
 # the run folder.
 
 # %%
-rec.table("assignments", seg.assignments, csv=True)
-rec.table("features", seg.features, csv=True)
-for by, table in seg.summaries.items():
-    rec.table(f"summary_{by}", table, csv=True)
-for by, mv in seg.movements.items():
-    if mv.ok:
-        rec.table(f"movement_{by}_accounts", mv.accounts, csv=True)
-        rec.table(f"movement_{by}_arr", mv.arr, csv=True)
-        rec.table(f"moves_{by}", mv.moves, csv=True)
-if seg.rfm is not None:
-    rec.table("rfm_rules", seg.rfm.rules, csv=True)
+for name, table in seg.tables().items():
+    rec.table(name, table, csv=True)
 seg.assignments.head(10)
 
 # %% [markdown]

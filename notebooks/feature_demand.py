@@ -15,7 +15,7 @@
 
 # %% tags=["parameters"]
 team = "analytics"  # product team (a params/<team>.yaml)
-product_area = "analytics"  # the team's product area: its active accounts are the denominator
+product_area = "analytics"  # the team's product area: its accounts are the denominator
 source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env:VARIABLE
 as_of = None  # last day of the window (YYYY-MM-DD); None: the day of the latest event
 run_dir = ""  # run folder to record results into; empty: record nothing
@@ -31,12 +31,15 @@ seed = 42  # seed of the bootstrap
 # %% [markdown]
 # # Which of these features do customers want most, and how sure are we?
 #
-# Each account is counted once per feature. Demand is the share of the team's
-# **active accounts** (an event in the product area in the window, not churned) that
+# Each account is counted once per feature. Demand is the share of the **team's
+# accounts** (at least one event in the product area in the window: the definition every
+# analysis uses; churned ones count, their requests were made while customers) that
 # asked for a feature. The same account can ask for several features, so the
-# comparison is paired: McNemar's test on accounts, paired bootstrap intervals, Holm's
-# correction over all pairs. "No clear winner" means the data cannot tell the
-# features apart yet.
+# comparison is paired, and each verdict comes with an interval from the same method:
+# McNemar's score test with Tango's interval on accounts, a paired bootstrap for ARR,
+# seats or importance; Holm's correction over all pairs. "Winner" is said exactly when
+# the interval excludes zero; "no clear winner" means the data cannot tell the features
+# apart yet.
 
 # %%
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
@@ -84,15 +87,16 @@ rec.answer(
     weighting=weighting,
     as_of=as_of_date,
     window_days=window_days,
-    active_accounts=len(data.accounts),
+    team_accounts=len(data.accounts),
 )
 
 # %% [markdown]
 # ## Demand per feature
-# Requesting accounts, their share of active accounts (Wilson 95% interval), ARR and
-# seat shares and the importance-weighted score (highest importance 0–3 per account),
-# with bootstrap intervals over accounts. `rank` is tied where no difference is
-# significant.
+# Requesting accounts, their share of the team's accounts (Wilson interval at 1 − `alpha`),
+# ARR and seat shares and the importance-weighted score (highest importance 0–3 per
+# account), with bootstrap intervals over accounts; for ARR and seats, the effective
+# number of requesting accounts and the largest one's part. `rank` is tied where no
+# difference is significant.
 
 # %%
 display(report.tables()["demand"])
@@ -101,9 +105,11 @@ if result.overall is not None:
 
 # %% [markdown]
 # ## Pairwise comparison
-# McNemar's test on the accounts that asked for exactly one of the two (exact when
-# fewer than 25), Holm-adjusted; paired bootstrap intervals for the difference in
-# shares of accounts and of ARR.
+# McNemar's score test on the accounts that asked for exactly one of the two, with
+# Tango's interval for the difference (the same statistic inverted); paired bootstrap
+# differences for ARR, seats and importance. Holm over all pairs; `level` is each
+# interval's confidence (its Holm step's), so `significant` is True exactly when
+# `lo`–`hi` excludes zero.
 
 # %%
 if result.overall is not None:
@@ -111,12 +117,16 @@ if result.overall is not None:
 
 # %% [markdown]
 # ## By segment
-# Share of active accounts asking, per segment, with Wilson intervals; McNemar per
-# segment, Holm-adjusted over the segments of each pair.
+# Share of the team's accounts asking, per segment, with Wilson intervals; McNemar per
+# segment and pair, Holm-adjusted over every segment × pair test. A segment is said to
+# drive a difference only when Welch's test finds its per-account gap larger than the
+# other accounts' (Holm over every pair × segment test) and it holds half the gap.
 
 # %%
 if not result.segments.empty:
     rec.figure("segment_heatmap", plots.segment_heatmap(result))
+if not result.drivers.empty:
+    display(result.drivers.round(4))
 if not result.segments.empty and len(result.reversals):
     display(result.reversals)
 if not result.segments.empty and not len(result.reversals):
@@ -124,6 +134,7 @@ if not result.segments.empty and not len(result.reversals):
 
 # %% [markdown]
 # ## Where the requests come from, and when
+# Periods the window cuts (the current month) are left out of the chart.
 
 # %%
 rec.figure("requests_over_time", plots.requests_over_time(result))
@@ -133,8 +144,9 @@ display(
 
 # %% [markdown]
 # ## Usage of released features
-# For released features, demand shows in use too: the share of active accounts that
-# used the feature in the window, and the weekly adoption curve since release.
+# For released features, demand shows in use too: the share of the team's accounts
+# active since the feature became available in the window that used it (so features
+# released on different dates are compared fairly), and the weekly adoption curve.
 
 # %%
 if report.adoption_note:

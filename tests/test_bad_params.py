@@ -428,7 +428,7 @@ def test_every_malformed_params_file_fails_with_one_line_naming_file_and_key(
         code = main(["run", "--team", TEAM])
         out, err = capsys.readouterr()
         text = out + err
-        assert code != 0, (case, text)
+        assert code == 3, (case, text)  # invalid params (README: exit codes)
         assert "Traceback" not in text, (case, text)
         # one line carries the whole message: the file, then (when there is one) the key
         lines = [ln for ln in text.splitlines() if case.file + ":" in ln]
@@ -468,13 +468,13 @@ def test_a_bad_default_is_blamed_on_defaults_when_the_team_sets_the_same_section
 ):
     (workbook_root / TEAM_FILE).write_bytes(_dump(_team()))  # sets feature_demand.features
     (workbook_root / DEFAULTS_FILE).write_bytes(_dump({"feature_demand": {"window_days": "A"}}))
-    assert main(["run", "--team", TEAM]) == 1
+    assert main(["run", "--team", TEAM]) == 3  # invalid params (README: exit codes)
     out, err = capsys.readouterr()
     assert f"{DEFAULTS_FILE}: key `feature_demand.window_days`" in out + err
 
 
 def test_an_unquoted_impossible_date_names_its_key(workbook_root, capsys):
     (workbook_root / TEAM_FILE).write_bytes(_dump(_team()) + b"as_of: 2026-02-30\n")
-    assert main(["run", "--team", TEAM]) == 1
+    assert main(["run", "--team", TEAM]) == 3  # invalid params
     out, err = capsys.readouterr()
     assert f"{TEAM_FILE}: key `as_of`" in out + err

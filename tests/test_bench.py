@@ -28,7 +28,7 @@ def test_benchmarks_run_at_tiny_sizes_and_write_results(tmp_path):
             "--out",
             str(tmp_path / "out"),
             "--only",
-            "generation,aggregations,naive,fleet",
+            "generation,aggregations,naive,fleet,feedback",
         ],
         capture_output=True,
         text=True,
@@ -38,7 +38,7 @@ def test_benchmarks_run_at_tiny_sizes_and_write_results(tmp_path):
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    for section in ["generation", "aggregations", "naive", "fleet"]:
+    for section in ["generation", "aggregations", "naive", "fleet", "feedback"]:
         for value in results[section].values():
             assert "error" not in value, (section, value)
     assert (tmp_path / "out" / "results.md").read_text().startswith("# Benchmark results")

@@ -62,7 +62,7 @@ def test_params_typo_fails_before_any_kernel_with_the_suggestion(workbook_root):
         "customer_segmentation:\n  lookbak_days: 30\n"
     )
     out = _cli("run", "--team", "analytics")
-    assert out.returncode == 1
+    assert out.returncode == 3  # invalid params (docs/scheduling.md: exit codes)
     assert (
         "params/analytics.yaml: unknown key `customer_segmentation.lookbak_days` "
         "(did you mean 'lookback_days'?)" in out.stdout
@@ -71,9 +71,9 @@ def test_params_typo_fails_before_any_kernel_with_the_suggestion(workbook_root):
     assert "Traceback" not in out.stdout + out.stderr
 
 
-def test_unknown_team_is_one_line_and_exit_1(workbook_root):
+def test_unknown_team_is_one_line_and_exit_3(workbook_root):
     out = _cli("run", "--team", "nope")
-    assert out.returncode == 1
+    assert out.returncode == 3  # invalid params: no such params file
     assert "unknown team 'nope'" in out.stdout
     assert "Traceback" not in out.stderr
 

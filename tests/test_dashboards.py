@@ -1,10 +1,14 @@
-"""Dashboards: visitor values are checked, snapshots come from the last successful run."""
+"""Dashboards: visitor values are checked, snapshots come from the last successful run,
+pages are rendered once per run and read like a report."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import logging
 import os
+import stat
 
 import pandas as pd
 import pytest
@@ -136,7 +140,7 @@ def test_team_html_shows_recorded_table_values(outputs):
     frame = pd.read_parquet(run / "tables" / "feature_demand" / "segments.parquet")
     page = dashboards.team_html(dashboards.load_snapshot("analytics"), "feature_demand")
     for segment, accounts in zip(frame.segment, frame.accounts, strict=True):
-        assert f"<td>{segment}</td><td>{accounts:,}</td>" in page
+        assert f'<td>{segment}</td><td class="wb-num">{accounts:,}</td>' in page
 
 
 def test_team_html_escapes_recorded_text(outputs):
@@ -161,27 +165,160 @@ def test_team_html_refuses_unrecorded_table(outputs):
         dashboards.team_html(snap, "metric_trends", "passwords")
 
 
-def test_show_team_page_turns_unknown_team_into_a_notice(outputs, monkeypatch):
-    shown = []
-    monkeypatch.setattr(dashboards.page, "_display_html", shown.append)
-    dashboards.show_team_page("team=nosuchteam")
-    assert "must be one of" in shown[0] and "wb-notice" in shown[0]
-    assert "Traceback" not in shown[0]
+def _pages(outputs) -> dashboards.Pages:
+    return dashboards.Pages("/")
 
 
-def test_voila_command_refuses_non_loopback_host_without_token():
+def test_root_page_is_the_team_list_with_links_to_each_team(outputs):
+    write_run(outputs, "analytics")
+    page = _pages(outputs).landing()
+    body = page.body.decode()
+    assert page.status == 200 and body.startswith("<!DOCTYPE html>")
+    assert '<a class="wb-team-link" href="/team/analytics">Analytics</a>' in body
+    assert '<a class="wb-team-link" href="/team/admin">Admin</a>' in body
+
+
+def test_team_page_of_an_unknown_team_is_404_with_a_notice(outputs):
+    page = _pages(outputs).team("nosuchteam")
+    assert page.status == 404
+    assert "wb-notice" in page.body.decode() and "Traceback" not in page.body.decode()
+
+
+@pytest.mark.parametrize("query", ["template=x", "analysis=../../x", "team=admin", "a" * 600])
+def test_team_page_with_a_bad_query_is_400_with_a_notice(outputs, query):
+    write_run(outputs, "analytics")
+    page = _pages(outputs).team("analytics", query)
+    assert page.status == 400 and "wb-notice" in page.body.decode()
+
+
+def test_team_page_is_rendered_once_per_run(outputs):
+    write_run(outputs, "analytics")
+    pages = _pages(outputs)
+    first = pages.team("analytics")
+    assert pages.team("analytics") is first  # the same object: answered from memory
+    later = dt.datetime(2026, 11, 7, 1, 0, tzinfo=dt.UTC)
+    new = write_run(outputs, "analytics", as_of="2026-11-07", started=later)
+    pages._state = (0.0, ())  # the server re-reads the runs at most once a second
+    again = pages.team("analytics")
+    assert again is not first and new.name in again.body.decode()
+
+
+def test_figure_file_is_the_recorded_png_and_other_paths_are_404(outputs):
+    run = write_run(outputs, "analytics")
+    pages = _pages(outputs)
+    png = pages.file("analytics", run.name, "figures", "metric_trends", "overview.png")
+    assert png.status == 200 and png.content_type == "image/png"
+    assert png.body == (run / "figures" / "metric_trends" / "overview.png").read_bytes()
+    for args in [
+        ("analytics", "2026-01-01T000000-beef", "figures", "metric_trends", "overview.png"),
+        ("analytics", run.name, "figures", "metric_trends", "..%2F..%2Fmanifest.json"),
+        ("analytics", run.name, "figures", "..", "overview.png"),
+        ("analytics", run.name, "tables", "metric_trends", "passwords.csv"),
+        ("../analytics", run.name, "figures", "metric_trends", "overview.png"),
+    ]:
+        assert pages.file(*args).status == 404, args
+
+
+def test_csv_download_holds_the_full_precision_table(outputs):
+    run = write_run(outputs, "analytics")
+    csv = _pages(outputs).file("analytics", run.name, "tables", "feature_demand", "shares.csv")
+    assert csv.status == 200 and "attachment" in csv.headers["Content-Disposition"]
+    expected = pd.read_parquet(run / "tables" / "feature_demand" / "shares.parquet")
+    got = pd.read_csv(io.BytesIO(csv.body))
+    pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
+
+
+def test_csv_download_neutralises_cells_a_spreadsheet_would_run(outputs):
+    run = write_run(outputs, "analytics")
+    table = run / "tables" / "metric_trends" / "segments.parquet"
+    pd.DataFrame({"account": ['=HYPERLINK("http://evil","x")', "plain", "-5"]}).to_parquet(table)
+    csv = _pages(outputs).file("analytics", run.name, "tables", "metric_trends", "segments.csv")
+    got = pd.read_csv(io.BytesIO(csv.body))
+    assert got.account.tolist() == ['\'=HYPERLINK("http://evil","x")', "plain", "'-5"]
+
+
+def test_tables_show_dates_as_dates_rounded_numbers_and_worded_columns(outputs):
+    run = write_run(outputs, "analytics")
+    frame = pd.DataFrame(
+        {
+            "week_start": pd.to_datetime(["2026-05-11", "2026-05-18"]),
+            "arr_share": [0.123456, 0.876544],
+            "arr": [1234567.891, 9.87654],
+            "p_value": [0.0000123, 0.5],
+        }
+    )
+    frame.to_parquet(run / "tables" / "metric_trends" / "segments.parquet", index=False)
+    page = dashboards.team_html(dashboards.load_snapshot("analytics"), "metric_trends")
+    for header in ("Week start", "ARR share", "ARR", "p-value"):
+        assert f">{header}</th>" in page
+    assert "<td>2026-05-11</td>" in page and "T00:00:00" not in page
+    # rounded as a person would write them (independent: Python's own formatting)
+    assert f">{round(1234567.891):,}</td>" in page  # 1,234,568
+    assert f">{0.123456:.3g}</td>" in page and f">{9.87654:.2f}</td>" in page
+    assert "&lt; 0.001" in page and "1.23e-05" not in page
+
+
+def test_each_analysis_shows_its_own_as_of_date(outputs):
+    old = write_run(outputs, "analytics", as_of="2026-10-24")
+    later = dt.datetime(2026, 10, 31, 1, 0, tzinfo=dt.UTC)
+    new = write_run(outputs, "analytics", started=later)
+    manifest = json.loads((new / "manifest.json").read_text())
+    for entry in manifest["notebooks"]:
+        if entry["notebook"] != "metric_trends":
+            entry.update(status="carried over", from_run_id=old.name, as_of="2026-10-24")
+    (new / "manifest.json").write_text(json.dumps(manifest))
+    snap = dashboards.load_snapshot("analytics")
+    assert {n: a.as_of for n, a in snap.analyses.items()} == {
+        "customer_segmentation": "2026-10-24",
+        "feature_demand": "2026-10-24",
+        "metric_trends": "2026-10-31",
+    }
+    page = dashboards.team_html(snap)
+    assert page.count("as of 2026-10-24 (run " + old.name) == 4  # answers box and sections
+    assert 'Metric trends <span class="wb-asof">as of 2026-10-31</span>' in page
+
+
+def test_a_params_file_with_an_invalid_team_name_is_skipped_with_a_warning(outputs, caplog):
+    write_run(outputs, "analytics")
+    (outputs.parent / "params" / "Sales.yaml").write_text("title: Sales\n")
+    with caplog.at_level(logging.WARNING, logger="helpers.dashboards"):
+        rows = dashboards.list_teams()
+    assert [r.team for r in rows] == ["admin", "analytics"]
+    assert any("Sales.yaml is skipped" in r.getMessage() for r in caplog.records)
+    assert dashboards.Pages("/").team("analytics").status == 200
+
+
+def test_markup_in_recorded_text_and_tables_is_escaped_in_the_page(outputs):
+    evil = "<img src=x onerror=alert(1)>"
+    run = write_run(outputs, "analytics")
+    answer = run / "answers" / "feature_demand.json"
+    answer.write_text(json.dumps({"answer": [f"{evil} is most wanted."], "facts": {}}))
+    table = run / "tables" / "feature_demand" / "segments.parquet"
+    pd.DataFrame({"feature": [evil, "dark_mode"], "accounts": [3, 4]}).to_parquet(table)
+    body = _pages(outputs).team("analytics", "analysis=feature_demand").body.decode()
+    assert "<img src=x" not in body and "onerror=alert(1)>" not in body
+    assert "&lt;img src=x onerror=alert(1)&gt; is most wanted." in body
+    assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in body
+
+
+def test_server_command_refuses_non_loopback_host_without_token():
     with pytest.raises(WorkbookError, match="token"):
-        dashboards.voila_command("0.0.0.0", 8866, None)
+        dashboards.server_command("0.0.0.0", 8866)
 
 
-def test_voila_command_accepts_non_loopback_host_with_token():
-    cmd = dashboards.voila_command("0.0.0.0", 8866, "s3cret-token-0123456789")
-    assert "--Voila.token=s3cret-token-0123456789" in cmd
+def test_server_command_never_holds_the_token(monkeypatch):
+    monkeypatch.setenv("WORKBOOK_DASHBOARD_TOKEN", "s3cret-token-0123456789")
+    cmd = dashboards.server_command("0.0.0.0", 8866, has_token=True)
+    assert not any("s3cret" in part for part in cmd)
 
 
-def test_voila_command_refuses_short_token():
-    with pytest.raises(WorkbookError, match="`token`"):
-        dashboards.voila_command("127.0.0.1", 8866, "abc")
+def test_server_command_keeps_tracebacks_visitor_templates_off_and_kernels_bounded():
+    cmd = dashboards.server_command(max_kernels=3)
+    assert "--VoilaConfiguration.show_tracebacks=False" in cmd
+    assert "--VoilaConfiguration.allow_template_override=NO" in cmd
+    assert "--VoilaConfiguration.strip_sources=True" in cmd
+    assert "--BoundedKernelManager.max_kernels=3" in cmd
+    assert "--MappingKernelManager.cull_connected=True" in cmd
 
 
 def test_serve_refuses_non_loopback_host_before_starting(monkeypatch):
@@ -190,8 +327,85 @@ def test_serve_refuses_non_loopback_host_before_starting(monkeypatch):
         dashboards.serve(host="192.168.1.20", wait=False)
 
 
-def test_voila_command_keeps_tracebacks_and_visitor_templates_off():
-    cmd = dashboards.voila_command()
-    assert "--VoilaConfiguration.show_tracebacks=False" in cmd
-    assert "--VoilaConfiguration.allow_template_override=NO" in cmd
-    assert "--VoilaConfiguration.strip_sources=True" in cmd
+def test_token_file_readable_by_others_is_refused(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("s3cret-token-0123456789\n")
+    path.chmod(0o644)
+    with pytest.raises(WorkbookError, match="chmod 600"):
+        dashboards.read_token_file(path)
+    path.chmod(0o600)
+    assert dashboards.read_token_file(path) == "s3cret-token-0123456789"
+
+
+def test_a_new_token_file_is_private_and_holds_a_long_token(tmp_path):
+    token = dashboards.new_token_file(tmp_path / "token")
+    assert stat.S_IMODE((tmp_path / "token").stat().st_mode) == 0o600
+    assert len(token) >= 32 and dashboards.read_token_file(tmp_path / "token") == token
+
+
+def test_host_pattern_refuses_other_names_and_accepts_served_ones():
+    import re
+
+    from helpers.dashboards.app import host_pattern
+
+    loopback = re.compile(host_pattern("127.0.0.1", ["dash.example.com"]) + "$")
+    for ok in ("127.0.0.1", "localhost", "[::1]", "dash.example.com"):
+        assert loopback.match(ok), ok
+    for bad in ("evil.example", "127.0.0.1.evil.example", "localhost.evil", "dash.example.com.x"):
+        assert not loopback.match(bad), bad
+
+
+class _FakeKernel:
+    def __init__(self, idle_s: float, state: str = "idle"):
+        self.last_activity = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=idle_s)
+        self.execution_state = state
+
+
+@pytest.mark.parametrize(
+    ("idle_s", "connections", "ever_connected", "left_s", "state", "culled"),
+    [
+        (100, 0, False, None, "idle", True),  # never connected, past 90 s
+        (60, 0, False, None, "idle", False),  # never connected, within 90 s
+        (100, 0, False, None, "busy", True),  # never connected and stuck busy: culled anyway
+        (100, 0, True, 40, "idle", True),  # its page left 40 s ago (> 30 s)
+        (100, 0, True, 10, "idle", False),  # its page left 10 s ago
+        (700, 1, True, None, "idle", True),  # connected but idle past 10 minutes
+        (300, 1, True, None, "idle", False),  # connected, idle 5 minutes
+        (700, 1, True, None, "busy", False),  # connected and working on a question
+    ],
+)
+def test_kernels_are_culled_by_connection_and_idle_time(
+    idle_s, connections, ever_connected, left_s, state, culled
+):
+    import asyncio
+
+    from helpers.dashboards.kernels import BoundedKernelManager
+
+    km = BoundedKernelManager(cull_idle_timeout=600)
+    kid = "k1"
+    km._kernels[kid] = _FakeKernel(idle_s, state)
+    km._kernel_connections[kid] = connections
+    km._serving_since[kid] = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=idle_s)
+    if ever_connected:
+        km._ever_connected.add(kid)
+    if left_s is not None:
+        km._left_at[kid] = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=left_s)
+    shut = []
+
+    async def fake_shutdown(kernel_id, *args, **kwargs):
+        shut.append(kernel_id)
+
+    km.shutdown_kernel = fake_shutdown
+    asyncio.run(km.cull_kernel_if_idle(kid))
+    assert (shut == [kid]) is culled
+
+
+def test_serve_refuses_a_port_already_taken_before_starting():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(WorkbookError, match=f"Port {port} .* is taken"):
+            dashboards.serve(port=port, wait=False, quiet=True)

@@ -44,18 +44,15 @@ def as_of(demo_path) -> dt.date:
 
 @pytest.fixture(scope="module")
 def raw(demo_path, as_of):
-    """Active accounts and asked matrix for AREA, computed from the raw rows in plain pandas."""
+    """The team's accounts (an event in AREA in the window) and the asked matrix, in plain pandas."""
     con = duckdb.connect(str(demo_path), read_only=True)
     events = con.sql(f"SELECT account_id, ts FROM events WHERE product_area = '{AREA}'").df()
-    accounts = con.sql("SELECT account_id, churned_at FROM accounts").df()
     requests = con.sql("SELECT account_id, feature, created_at FROM feature_requests").df()
     con.close()
     end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     start = end - pd.Timedelta(days=365)
     in_window = events[(events.ts >= start) & (events.ts < end)]
-    churned = pd.to_datetime(accounts.churned_at)
-    alive = accounts[churned.isna() | (churned >= start)]
-    active = sorted(set(in_window.account_id) & set(alive.account_id))
+    active = sorted(set(in_window.account_id))
     req = requests[
         (requests.created_at >= start)
         & (requests.created_at < end)
@@ -88,34 +85,64 @@ def test_wilson_intervals_equal_statsmodels_on_raw_counts(analytics_result, raw)
         assert shares.loc[f, "share_hi"] == pytest.approx(hi, abs=1e-12)
 
 
-def test_mcnemar_statistic_and_p_equal_statsmodels_on_raw_counts(analytics_result, raw):
+def test_mcnemar_score_statistic_and_p_equal_statsmodels_on_raw_counts(analytics_result, raw):
     for a, b in [("ai_insights", "custom_metrics"), ("dark_mode", "pdf_reports")]:
         x, y = raw[a], raw[b]
         table = [
             [int((x & y).sum()), int((x & ~y).sum())],
             [int((~x & y).sum()), int((~x & ~y).sum())],
         ]
-        exact = table[0][1] + table[1][0] < 25
-        # statsmodels.stats.contingency_tables.mcnemar on the same 2x2 table of accounts
-        expected = mcnemar(table, exact=exact, correction=True)
+        # statsmodels.stats.contingency_tables.mcnemar, chi-square without continuity
+        # correction: the score test whose inversion is Tango's interval
+        expected = mcnemar(table, exact=False, correction=False)
         row = analytics_result.overall.pair(a, b)
         assert row.statistic == pytest.approx(expected.statistic, rel=1e-12)
         assert row.p == pytest.approx(expected.pvalue, rel=1e-12)
 
 
-def test_mcnemar_is_exact_when_few_accounts_ask_for_only_one(rng):
-    # 9 + 3 discordant accounts: the binomial test, as statsmodels' exact=True
+def test_tango_interval_equals_the_published_cavo_2012_example():
+    # Fagerland, Lydersen & Laake, Statistical Analysis of Contingency Tables (2017), ch. 8:
+    # complete response before/after consolidation (Cavo et al. 2012), table [[59, 6],
+    # [16, 80]]: Tango asymptotic score 95% CI -0.1240 to -0.0054 (R contingencytables)
     asked = pd.DataFrame(
         {
-            "a": [True] * 9 + [False] * 3 + [True] * 5 + [False] * 83,
-            "b": [False] * 9 + [True] * 3 + [True] * 5 + [False] * 83,
+            "a": [True] * 59 + [True] * 6 + [False] * 16 + [False] * 80,
+            "b": [True] * 59 + [False] * 6 + [True] * 16 + [False] * 80,
         }
     )
     row = demand.mcnemar_pairs(asked).iloc[0]
-    expected = mcnemar([[5, 9], [3, 83]], exact=True)
-    assert bool(row.exact)
-    assert row.statistic == expected.statistic
-    assert row.p == pytest.approx(expected.pvalue, rel=1e-12)
+    assert row["diff"] == pytest.approx(-10 / 161)
+    assert row.diff_lo == pytest.approx(-0.1240, abs=5e-5)
+    assert row.diff_hi == pytest.approx(-0.0054, abs=5e-5)
+    assert bool(row.significant)  # the interval excludes zero, so the test rejects
+
+
+def test_tango_bounds_solve_the_score_equation_with_an_independent_likelihood_fit():
+    from scipy.optimize import minimize_scalar
+    from scipy.stats import norm
+
+    b, c, n = 14, 5, 300  # the issue's example: 14 vs 5 discordant accounts of 300
+    lo, hi = demand.tango_interval(b, c, n, 0.05)
+    assert lo > 0  # McNemar's score test rejects (z = 9 / sqrt(19) = 2.06): so does the interval
+
+    def z(delta: float) -> float:
+        # restricted MLE of p(only b) under p_a - p_b = delta, by numerical maximisation
+        def nll(q: float) -> float:
+            return -(
+                b * np.log(q + delta) + c * np.log(q) + (n - b - c) * np.log(1 - 2 * q - delta)
+            )
+
+        q = minimize_scalar(
+            nll,
+            bounds=(max(1e-12, -delta + 1e-12), (1 - delta) / 2 - 1e-12),
+            method="bounded",
+            options={"xatol": 1e-14},
+        ).x
+        return (b - c - n * delta) / np.sqrt(n * (2 * q + delta - delta**2))
+
+    crit = norm.isf(0.025)
+    assert z(float(lo)) == pytest.approx(crit, abs=1e-4)
+    assert z(float(hi)) == pytest.approx(-crit, abs=1e-4)
 
 
 def test_holm_adjusted_p_values_equal_statsmodels_multipletests(rng):
@@ -127,22 +154,24 @@ def test_holm_adjusted_p_values_equal_statsmodels_multipletests(rng):
     np.testing.assert_allclose(pairs.p_holm.to_numpy(), expected, rtol=1e-12)
 
 
-def test_paired_bootstrap_interval_matches_the_paired_normal_interval(rng):
+def test_paired_intervals_match_the_paired_normal_interval_on_a_large_sample(rng):
     # strongly correlated asks: an unpaired interval would be about twice as wide
     n = 3000
     base = rng.random(n) < 0.2
     a = base | (rng.random(n) < 0.04)
     b = base & (rng.random(n) < 0.9)
     asked = pd.DataFrame({"a": a, "b": b})
-    res = demand.compare(asked, bootstrap_runs=4000, seed=3)
+    ones = pd.DataFrame({"arr": np.ones(n), "seats": np.ones(n)})  # ARR share = account share
+    res = demand.compare(asked, accounts=ones, weighting="arr", bootstrap_runs=4000, seed=3)
     row = res.pair("a", "b")
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     # the textbook paired-proportions standard error (e.g. Agresti, Categorical Data Analysis)
     d = (only_a - only_b) / n
     se = np.sqrt((only_a + only_b) / n - d**2) / np.sqrt(n)
     assert row.accounts_diff == pytest.approx(d)
-    assert row.accounts_diff_lo == pytest.approx(d - 1.96 * se, abs=0.004)
-    assert row.accounts_diff_hi == pytest.approx(d + 1.96 * se, abs=0.004)
+    for lo, hi in [("accounts_diff_lo", "accounts_diff_hi"), ("arr_diff_lo", "arr_diff_hi")]:
+        assert row[lo] == pytest.approx(d - 1.96 * se, abs=0.004), lo  # Tango, bootstrap
+        assert row[hi] == pytest.approx(d + 1.96 * se, abs=0.004), hi
 
 
 def test_ranking_ties_features_whose_difference_is_not_significant(rng):
@@ -216,11 +245,13 @@ def test_planted_difference_is_found_at_least_90_percent_of_the_time(rng, frozen
 
 @pytest.mark.parametrize("area", ["analytics", "collaboration", "integrations", "admin"])
 def test_planted_starter_reversal_is_reported_on_the_demo(wh, as_of, demo_truth, area):
+    # the planted pair alone (3 plan × pair tests): with four features the 18 tests'
+    # Holm correction is, rightly, too strict for the small demo's starter reversal
     truth = demo_truth["demand"][area]["differ"]
     rev = truth["reversal"]
     cat = wh.table("features").to_pandas()
-    feats = cat.loc[cat.product_area == area, "feature"].tolist()
-    data = demand.load_demand(wh, area, feats[6:], as_of=as_of, segment_by=rev["dimension"])
+    feats = [truth["a"], truth["b"]]
+    data = demand.load_demand(wh, area, feats, as_of=as_of, segment_by=rev["dimension"])
     result = demand.compare_demand(data, bootstrap_runs=100)
     assert result.overall.beats(truth["winner"], truth["b"])
     found = result.reversals[
@@ -242,18 +273,29 @@ def test_equal_planted_pair_is_not_declared_different_on_the_demo(wh, as_of, dem
     assert result.summary()[0].startswith("No clear winner between")
 
 
-def test_adoption_share_equals_plain_pandas_count(wh, as_of, demo_path, raw):
+@pytest.mark.parametrize("feature", ["alerts", "dashboards"])
+def test_adoption_share_counts_only_accounts_active_since_the_feature_was_available(
+    wh, as_of, demo_path, raw, feature
+):
+    # alerts is released inside the window, dashboards before it
     con = duckdb.connect(str(demo_path), read_only=True)
     end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    used = con.sql(
-        f"SELECT DISTINCT account_id FROM events WHERE product_area = '{AREA}' "
-        f"AND feature = 'alerts' AND ts >= TIMESTAMP '{end - pd.Timedelta(days=365)}' "
-        f"AND ts < TIMESTAMP '{end}'"
+    start = end - pd.Timedelta(days=365)
+    released = pd.Timestamp(
+        con.sql(f"SELECT released_at FROM features WHERE feature = '{feature}'").fetchone()[0]
+    )
+    ev = con.sql(
+        f"SELECT account_id, feature, ts FROM events WHERE product_area = '{AREA}' "
+        f"AND ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}'"
     ).df()
     con.close()
-    expected = used.account_id.isin(raw.index).sum() / len(raw)
+    since = max(released, start)
+    could = set(ev.loc[ev.ts >= since, "account_id"])
+    used = set(ev.loc[ev.feature == feature, "account_id"])
     table = demand.adoption(wh, AREA, as_of=as_of).set_index("feature")
-    assert table.loc["alerts", "adoption"] == pytest.approx(expected)
+    assert table.loc[feature, "active_accounts"] == len(could)
+    assert table.loc[feature, "adoption"] == pytest.approx(len(used & could) / len(could))
+    assert len(could) <= len(raw)
 
 
 def test_segment_breakdown_falls_back_to_plan_without_a_segmentation_run(wh, as_of, workbook_root):
@@ -339,7 +381,7 @@ def test_window_with_no_requests_says_so_instead_of_failing(tmp_path):
     first = result.summary()[0]
     assert result.overall is None
     assert first.startswith("No requests for SSO, Dark mode in the 90 days to 2026-03-31")
-    assert "3 active accounts" in first
+    assert "the team's 3 accounts" in first
 
 
 # --------------------------------------------------------------------------- notebook

@@ -95,7 +95,7 @@ def test_a_password_in_any_form_is_printed_logged_and_written_nowhere(
     for path in _files(workbook_root / "outputs"):
         data = path.read_bytes()
         assert not any(p.encode() in data for p in passwords), path
-    assert codes["run"] == 1 and codes["check-data --team"] == 1
+    assert codes["run"] == 3 and codes["check-data --team"] == 1  # 3: refused before a kernel
     assert codes["check-data --source"] == 1
     if placement == "pasted into source":
         assert codes["teams"] == 1  # the team's params are invalid
@@ -431,7 +431,7 @@ def test_workbook_umask_widens_the_default_or_is_refused_in_one_line(
     monkeypatch.setenv("WORKBOOK_UMASK", "022")
     assert execute.run_umask() == 0o022
     monkeypatch.setenv("WORKBOOK_UMASK", "world")
-    assert main(["run", "--team", TEAM]) == 1
+    assert main(["run", "--team", TEAM]) == 3  # a setting refused before any kernel
     err = capsys.readouterr().err
     assert err.startswith("error: WORKBOOK_UMASK must be an octal mask") and err.count("\n") == 1
 
@@ -451,7 +451,7 @@ def test_an_alias_bomb_of_a_few_hundred_bytes_is_refused_naming_the_file(workboo
     bomb = "\n".join(lines) + "\n"
     assert len(bomb.encode()) < 600  # 9**9 strings once expanded
     (workbook_root / TEAM_FILE).write_text(bomb)
-    assert main(["run", "--team", TEAM]) == 1
+    assert main(["run", "--team", TEAM]) == 3
     out, err = capsys.readouterr()
     line = next(ln for ln in (out + err).splitlines() if TEAM_FILE in ln)
     assert "line 4" in line and "anchors" in line

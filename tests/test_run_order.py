@@ -23,6 +23,8 @@ def fresh_team(workbook_root):
     params = {
         "title": "New team",
         "product_area": "analytics",
+        # the three that segment-breakdowns concern (feedback's own test covers it)
+        "notebooks": ["customer_segmentation", "feature_demand", "metric_trends"],
         "customer_segmentation": {"method": "rfm"},
         "feature_demand": {
             "features": ["ai_insights", "custom_metrics"],

@@ -215,7 +215,7 @@ def test_a_second_concurrent_run_is_refused(workbook_root, tiny_notebooks):
         time.sleep(0.1)
     second = _cli("run", "--team", "analytics", "--notebook", "metric_trends", "--force")
     out, _ = slow.communicate(timeout=120)
-    assert second.returncode == 1
+    assert second.returncode == 4  # locked (README: exit codes)
     assert "already being run by process" in second.stdout
     assert slow.returncode == 0, out
     assert not lock.exists()

@@ -144,9 +144,10 @@ def tiny(tmp_path) -> Path:
     return _tiny_warehouse(tmp_path / "tiny.duckdb", accounts, events, nps=nps, requests=requests)
 
 
-def test_features_mark_churned_inactive_and_leave_out_future_accounts(tiny):
+def test_features_hold_the_teams_accounts_with_churned_ones_marked(tiny):
+    # the team's accounts: an event in the area in the window (d's is older, e has none)
     f = _features(tiny).set_index("account_id")
-    assert f["status"].to_dict() == {"a": "active", "b": "active", "c": "churned", "d": "inactive"}
+    assert f["status"].to_dict() == {"a": "active", "b": "active", "c": "churned"}
 
 
 def test_features_count_only_the_area_and_the_window(tiny):
@@ -155,7 +156,7 @@ def test_features_count_only_the_area_and_the_window(tiny):
     assert f.loc["a", ["recency", "frequency", "events"]].tolist() == [0, 2, 4]
     assert f.loc["a", "intensity"] == pytest.approx(2.0)
     assert f.loc["b", ["recency", "frequency", "events"]].tolist() == [4, 1, 1]
-    assert f.loc["d", ["recency", "frequency"]].tolist() == [90, 0]
+    assert "d" not in f.index  # its only event is older than the window
 
 
 def test_breadth_is_share_of_released_features_at_as_of(tiny):
@@ -176,7 +177,7 @@ def test_nps_and_open_requests_use_only_rows_up_to_as_of(tiny):
 def test_monetary_event_value_sums_the_window(tiny):
     f = _features(tiny, monetary="event_value").set_index("account_id")
     assert f.loc["a", "monetary"] == pytest.approx(8.0)
-    assert f.loc["d", "monetary"] == 0
+    assert f.loc["b", "monetary"] == pytest.approx(2.0)  # its admin events do not count
 
 
 # --------------------------------------------------------------------------- RFM
@@ -207,14 +208,9 @@ def _plain_segment(r: int, fm: float) -> str:
     return "Lost"
 
 
-def _plain_score(df: pd.DataFrame, col: str, *, lower_is_better: bool) -> pd.Series:
-    key = -df[col] if lower_is_better else df[col]
-    ordered = df.assign(_key=key).sort_values(["_key", "account_id"])
-    rank = ordered["_key"].rank(method="first")
-    return pd.qcut(rank, 5, labels=[1, 2, 3, 4, 5]).astype(int).reindex(df.index)
-
-
 def test_rfm_matches_plain_pandas_on_raw_rows(demo_path):
+    # scores from cut-offs written out: recency in steps of the usual gap between active
+    # days rounded up to weeks (1, 2, 4, 8 steps), F and M by the quintiles of the values
     lookback = 90
     start = AS_OF - dt.timedelta(days=lookback - 1)
     con = duckdb.connect(str(demo_path), read_only=True)
@@ -222,20 +218,21 @@ def test_rfm_matches_plain_pandas_on_raw_rows(demo_path):
         "SELECT account_id, ts FROM events WHERE product_area = ? AND ts >= ? AND ts < ?",
         [AREA, start, AS_OF + dt.timedelta(days=1)],
     ).df()
-    acc = con.execute("SELECT account_id, created_at, arr, churned_at FROM accounts").df()
+    acc = con.execute("SELECT account_id, arr, churned_at FROM accounts").df()
     con.close()
-    acc = acc[
-        (acc.created_at <= pd.Timestamp(AS_OF)) & ~(acc.churned_at <= pd.Timestamp(AS_OF))
-    ].copy()
     ev["day"] = ev.ts.dt.normalize()
-    g = ev.groupby("account_id")["day"].agg(["max", "nunique"])
-    acc = acc.merge(g, left_on="account_id", right_index=True, how="left")
-    acc["recency"] = (pd.Timestamp(AS_OF) - acc["max"]).dt.days.fillna(lookback)
-    acc["frequency"] = acc["nunique"].fillna(0)
-    acc = acc.reset_index(drop=True)
-    acc["r"] = _plain_score(acc, "recency", lower_is_better=True)
-    acc["f"] = _plain_score(acc, "frequency", lower_is_better=False)
-    acc["m"] = _plain_score(acc, "arr", lower_is_better=False)
+    g = ev.groupby("account_id")["day"].agg(["min", "max", "nunique"])
+    acc = acc.merge(g, left_on="account_id", right_index=True, how="inner")  # the team's
+    acc = acc[~(acc.churned_at <= pd.Timestamp(AS_OF))].reset_index(drop=True)
+    acc["recency"] = (pd.Timestamp(AS_OF) - acc["max"]).dt.days
+    acc["frequency"] = acc["nunique"]
+    twice = acc[acc.frequency >= 2]
+    gap = ((twice["max"] - twice["min"]).dt.days / (twice.frequency - 1)).median()
+    unit = 7 * max(1, int(np.ceil(gap / 7)))
+    acc["r"] = 5 - np.searchsorted([unit, 2 * unit, 4 * unit, 8 * unit], acc.recency, "right")
+    for col, score in (("frequency", "f"), ("arr", "m")):
+        edges = np.quantile(acc[col].astype(float), [0.2, 0.4, 0.6, 0.8])
+        acc[score] = 1 + np.searchsorted(edges, acc[col].astype(float), "left")
     acc["segment"] = [
         _plain_segment(r, (f + m) / 2) for r, f, m in zip(acc.r, acc.f, acc.m, strict=True)
     ]
@@ -275,7 +272,17 @@ def test_clusters_recover_planted_personas(demo_path, demo_truth):
     lab = res.labels[res.labels.cluster >= 0]  # active in the window, not churned
     truth = lab.account_id.map(demo_truth["account_persona"])
     ari = adjusted_rand_score(truth, lab.cluster)
-    assert ari >= 0.8, f"ARI {ari:.3f} with k={res.k}"
+    assert ari >= 0.85, f"ARI {ari:.3f} with k={res.k}"
+
+
+def test_no_cluster_is_mostly_accounts_missing_a_clustering_feature(demo_path):
+    # NPS is a default clustering feature and about 30% of active accounts never answered
+    feats = _features(demo_path)
+    res = behaviour_clusters(feats, stability_runs=2)
+    merged = res.labels.merge(feats, on="account_id")
+    assert merged["nps"].isna().mean() > 0.2
+    missing = merged.groupby("cluster")[res.features].agg(lambda s: s.isna().mean())
+    assert (missing.to_numpy() <= 0.5).all(), missing
 
 
 def test_cluster_names_are_unique_and_readable(demo_path):
@@ -322,7 +329,7 @@ def test_no_activity_in_window_gives_a_message(tiny):
 def test_single_account_gives_a_message(tmp_path):
     with connect(str(_many(tmp_path, 1, same=False))) as wh:
         seg = segment(wh, product_area=AREA, as_of=AS_OF, stability_runs=2)
-    assert seg.rfm.message == "Only 1 current account(s): RFM quintile scores need at least 5."
+    assert seg.rfm.message == "Only 1 active account(s): RFM score cut-offs need at least 5."
     assert seg.clusters.message.startswith("Only 1 active account(s), fewer than k = 2")
     assert len(seg.summary()) >= 2
 
@@ -376,8 +383,8 @@ def test_movement_counts_accounts_arr_and_churn():
     assert mv.arr.loc["Loyal", "churned"] == 50.0
     assert mv.accounts.to_numpy().sum() == 4
     assert (
-        mv.summary()[0] == "2 accounts ($150 ARR) moved to a worse segment or churned "
-        "since last period."
+        mv.summary()[0] == "2 accounts ($150 ARR) moved to a worse segment, stopped using the "
+        "area or churned since last period."
     )
     assert "1 accounts, $100 ARR, moved from Loyal to At Risk." in mv.summary()
 
@@ -416,11 +423,13 @@ def test_notebook_runs_and_records_one_assignment_per_current_account(demo_path,
         assert (tables / f"{name}.csv").exists(), name
     con = duckdb.connect(str(demo_path), read_only=True)
     as_of = con.execute("SELECT max(ts)::DATE FROM events").fetchone()[0]
+    # the team's current accounts: an analytics event in the 90 days to as_of, not churned
     current = set(
         con.execute(
-            "SELECT account_id FROM accounts WHERE created_at <= ? "
-            "AND (churned_at IS NULL OR churned_at > ?)",
-            [as_of, as_of],
+            "SELECT DISTINCT e.account_id FROM events e JOIN accounts a USING (account_id) "
+            "WHERE e.product_area = ? AND e.ts >= ? AND e.ts < ? "
+            "AND (a.churned_at IS NULL OR a.churned_at > ?)",
+            [AREA, as_of - dt.timedelta(days=89), as_of + dt.timedelta(days=1), as_of],
         )
         .df()
         .account_id

@@ -31,10 +31,12 @@ __all__ = [
     "WorkbookError",
     "__version__",
     "connect",
+    "customer_feedback",
     "customer_segmentation",
     "dashboards",
     "data",
     "demand_report",
+    "feedback_report",
     "feature_demand",
     "load_team",
     "metric_trends",
@@ -51,6 +53,7 @@ except PackageNotFoundError:  # running from a checkout without install
     __version__ = "0.0.0"
 
 _SUBPACKAGES = {
+    "customer_feedback",
     "customer_segmentation",
     "dashboards",
     "data",
@@ -65,6 +68,7 @@ _FUNCTIONS = {
     "read_assignments": "results",
     "segment": "customer_segmentation",
     "demand_report": "feature_demand",
+    "feedback_report": "customer_feedback",
     "trend_report": "metric_trends",
 }
 

@@ -9,10 +9,21 @@ import time
 from pathlib import Path
 
 from . import __version__, paths
-from .errors import WorkbookError
-from .secrets import scrub
+from .errors import LockedError, WorkbookError
+from .secrets import looks_like_connection, scrub
 
-__all__ = ["main"]
+__all__ = ["EXIT", "main"]
+
+#: Exit codes of ``workbook run`` (documented in the README and docs/scheduling.md). When
+#: several apply, the first in this order wins: invalid, failed, locked, nothing to do.
+EXIT = {
+    "ok": 0,  # every selected notebook ran and succeeded (some may have been up to date)
+    "failed": 1,  # a notebook failed, timed out or its kernel died; or outputs not writable
+    "usage": 2,  # the command line itself is wrong (argparse)
+    "invalid": 3,  # a team's params, source or data refused before any kernel started
+    "locked": 4,  # another process runs the same team and date (see --wait)
+    "nothing": 5,  # nothing to do: every selected notebook is up to date
+}
 
 
 def _date(text: str) -> dt.date:
@@ -85,6 +96,26 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--retry-failed", action="store_true", help="rerun only what failed in the last attempt"
     )
+    r.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run of the same team and date to end (default: 0)",
+    )
+
+    pl = sub.add_parser("plan", help="what `workbook run` would run, and why; starts nothing")
+    pl.add_argument("--team", action="append", default=[], metavar="T", help="a team (repeatable)")
+    pl.add_argument("--all", action="store_true", help="every team in params/ (the default)")
+    pl.add_argument("--notebook", action="append", default=[], metavar="N")
+    pl.add_argument("--as-of", type=_date, default=None, help="analysis date (YYYY-MM-DD)")
+    pl.add_argument("--force", action="store_true")
+    pl.add_argument("--retry-failed", action="store_true")
+
+    v = sub.add_parser(
+        "validate", help="check every team's params, source and metrics without a kernel (CI)"
+    )
+    v.add_argument("--team", action="append", default=[], metavar="T", help="a team (repeatable)")
 
     h = sub.add_parser("history", help="list past runs")
     h.add_argument("--team", default=None, help="only this team (a folder under outputs/)")
@@ -94,17 +125,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--keep", type=_positive, required=True, help="runs to keep per team")
     pr.add_argument("--team", default=None, help="only this team (a folder under outputs/)")
+    pr.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed; remove nothing"
+    )
 
     pa = sub.add_parser("params", help="print a notebook's parameters as YAML for `papermill -f`")
     pa.add_argument("team")
     pa.add_argument("notebook")
 
-    s = sub.add_parser("serve", help="serve the PM dashboards on Voila")
-    s.add_argument("--host", default="127.0.0.1")
+    s = sub.add_parser("serve", help="serve the PM pages: the team list at http://127.0.0.1:8866/")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     s.add_argument("--port", type=_positive, default=8866)
-    s.add_argument("--token", default=None, help="required when --host is not a loopback address")
+    s.add_argument(
+        "--token-file",
+        default=None,
+        help="file (mode 0600) holding the visitors' token; created with a new token if "
+        "absent. Or set WORKBOOK_DASHBOARD_TOKEN. Required when --host is not loopback",
+    )
+    s.add_argument(
+        "--server-name",
+        action="append",
+        default=[],
+        help="a host name visitors use, e.g. a reverse proxy's (repeatable); other names "
+        "are refused",
+    )
+    s.add_argument(
+        "--max-kernels",
+        type=_positive,
+        default=4,
+        help="live (widget) pages open at once; above it they answer 'busy'",
+    )
 
-    sub.add_parser("metrics", help="list the metric registry")
+    m = sub.add_parser("metrics", help="list the metrics (built-in and params/metrics.yaml)")
+    m.add_argument("-v", "--verbose", action="store_true", help="labels, units and definitions")
+    m.add_argument("--team", default=None, help="add the series of this team's own metrics table")
     return p
 
 
@@ -114,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except WorkbookError as exc:
         print(f"error: {scrub(exc)}", file=sys.stderr)
+        if args.command in ("run", "plan", "validate"):
+            return EXIT["locked"] if isinstance(exc, LockedError) else EXIT["invalid"]
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -140,9 +196,24 @@ def _check(args) -> int:
     from .params import load_team
 
     source = load_team(args.team).source if args.team else (args.source or None)
+    if (
+        args.source
+        and not args.source.startswith("env:")
+        and not looks_like_connection(args.source)  # refused by connect, never made a path
+        and not Path(args.source).is_absolute()
+    ):
+        source = str(Path.cwd() / args.source)  # a path typed here is relative to where you are
     with connect(source) as wh:
         violations = check(wh)
         name = describe(wh.source)
+    if args.team:  # the team's own checks too: features, metric, the tables its notebooks read
+        from .run import plan
+
+        [planned] = plan([args.team], force=True)
+        if planned.error:
+            if violations:
+                print(format_violations(violations))
+            raise WorkbookError(planned.error)
     if not violations:
         print(f"{name}: every contract check passes")
         return 0
@@ -154,19 +225,18 @@ def _check(args) -> int:
 
 def _teams(args) -> int:
     from .data import describe
-    from .params import known_teams, load_team
-    from .run import latest_run
+    from .params import known_teams
+    from .run import latest_run, plan
 
     teams = known_teams()
     if not teams:
         print(f"no teams: add params/<team>.yaml files under {paths.params_dir()}")
         return 1
     bad = 0
-    for t in teams:
-        try:
-            tp = load_team(t)
-        except WorkbookError as exc:
-            print(f"{t:16} INVALID  {scrub(exc)}")
+    for tr in plan(teams, force=True):  # params, source, features and metric: no kernel
+        t, tp = tr.team, tr.params
+        if tr.error:
+            print(f"{t:16} INVALID  {scrub(tr.error)}")
             bad += 1
             continue
         latest = latest_run(t)
@@ -196,6 +266,7 @@ def _run(args) -> int:
             force=args.force,
             retry_failed=args.retry_failed,
             on_event=progress.event,
+            wait_s=args.wait,
         )
     # a team stopped before any kernel (invalid params, lock) is reported in exactly one line:
     # the progress log's line, or on a terminal (whose live view is transient) this one
@@ -206,7 +277,21 @@ def _run(args) -> int:
     ran = [r for r in results if r.notebook != "-"]
     if ran:
         _print_summary(ran)
-    return 0 if all(r.status in ("succeeded", "up to date") for r in results) else 1
+    return exit_code(results)
+
+
+def exit_code(results) -> int:
+    """The documented exit code of a run's results (see :data:`EXIT`)."""
+    refused = [r for r in results if r.notebook == "-"]
+    if any(r.kind == "invalid" for r in refused):
+        return EXIT["invalid"]
+    if any(r.status == "failed" and r.kind != "locked" for r in results):
+        return EXIT["failed"]
+    if any(r.kind == "locked" for r in refused):
+        return EXIT["locked"]
+    if results and all(r.status == "up to date" for r in results):
+        return EXIT["nothing"]
+    return EXIT["ok"]
 
 
 class _Progress:
@@ -309,10 +394,11 @@ def _history(args) -> int:
 def _prune(args) -> int:
     from .run import prune
 
-    removed = prune(args.keep, args.team)
+    removed = prune(args.keep, args.team, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
     for p in removed:
-        print(f"removed {p}")
-    print(f"{len(removed)} run(s) removed")
+        print(f"{verb} {p}")
+    print(f"{len(removed)} run(s) {'would be ' if args.dry_run else ''}removed")
     return 0
 
 
@@ -330,20 +416,118 @@ def _params(args) -> int:
 
 
 def _serve(args) -> int:
-    from .dashboards import serve
+    from pathlib import Path
 
-    return serve(host=args.host, port=args.port, token=args.token) or 0
+    from .dashboards import new_token_file, serve
+
+    if args.token_file and not Path(args.token_file).expanduser().exists():
+        new_token_file(args.token_file)
+        print(f"A new token was written to {args.token_file} (mode 0600).")
+    return (
+        serve(
+            host=args.host,
+            port=args.port,
+            token_file=args.token_file,
+            server_names=args.server_name,
+            max_kernels=args.max_kernels,
+        )
+        or 0
+    )
 
 
 def _metrics(args) -> int:
-    from .metric_trends import known_metrics
+    from .metric_trends.registry import _from_table, known_metrics, project_registry_file, registry
 
-    for name in known_metrics():
-        print(name)
+    reg = registry()
+    own = set()
+    if project_registry_file().is_file():
+        from .metric_trends.registry import _read
+
+        st = project_registry_file().stat()
+        own = set(_read(project_registry_file(), (st.st_mtime_ns, st.st_size)))
+    names = list(reg)
+    if args.team:
+        from .data import connect
+        from .params import load_team
+
+        tp = load_team(args.team)
+        with connect(tp.source) as wh:
+            names = known_metrics(wh, tp.product_area)
+    for name in names:
+        spec = reg.get(name) or _from_table(name)
+        origin = (
+            "params/metrics.yaml"
+            if name in own
+            else ("built-in" if name in reg else "the source's metrics table")
+        )
+        if not args.verbose:
+            print(name)
+            continue
+        unit = f" ({spec.unit})" if spec.unit else ""
+        print(f"{name:28} {spec.label}{unit} — {spec.kind} from `{spec.table}`; {origin}")
+        if spec.description:
+            print(f"{'':28} {spec.description}")
     return 0
 
 
+def _selected(args) -> list[str]:
+    from .params import known_teams
+
+    teams = args.team or known_teams()
+    if not teams:
+        raise WorkbookError(f"no teams: add params/<team>.yaml files under {paths.params_dir()}")
+    return teams
+
+
+def _plan(args) -> int:
+    from .run import plan
+
+    planned = plan(
+        _selected(args),
+        notebooks=args.notebook or None,
+        as_of=args.as_of,
+        force=args.force,
+        retry_failed=args.retry_failed,
+    )
+    for tr in planned:
+        if tr.error:
+            print(f"{tr.team}: refused: {scrub(tr.error)}")
+            continue
+        print(f"{tr.team} (as of {tr.as_of}):")
+        for w in tr.warnings:
+            print(f"  warning     {scrub(w)}")
+        for n in tr.parameters:
+            if n in tr.todo:
+                why = "; ".join(tr.reasons.get(n) or ["its inputs changed"])
+                order = f", after {', '.join(tr.after[n])}" if tr.after.get(n) else ""
+                print(f"  run         {n:24} {why}{order}")
+            else:
+                print(f"  up to date  {n:24} (as in {tr.reuse[n].run_id})")
+    if any(tr.error for tr in planned):
+        return EXIT["invalid"]
+    return EXIT["ok"] if any(tr.todo for tr in planned) else EXIT["nothing"]
+
+
+def _validate(args) -> int:
+    from .run import plan
+
+    bad = 0
+    for tr in plan(_selected(args), force=True):
+        if tr.error:
+            bad += 1
+            print(f"{tr.team:16} INVALID  {scrub(tr.error)}")
+        else:
+            warnings = [v for v in tr.quality if v.severity != "error"]
+            note = f"; {len(warnings)} data warning(s)" if warnings else ""
+            print(f"{tr.team:16} ok       {', '.join(tr.parameters)}{note}")
+            for w in tr.warnings:
+                print(f"{'':16} warning  {scrub(w)}")
+    return EXIT["invalid"] if bad else EXIT["ok"]
+
+
 _COMMANDS = {
+    "plan": _plan,
+    "validate": _validate,
     "demo-data": _demo,
     "check-data": _check,
     "teams": _teams,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,13 +16,21 @@ from .data.contract import check
 __all__ = ["quality_table", "show_answer", "show_notes", "show_quality", "use_style"]
 
 
+def _md(text: object) -> str:
+    """Plain text for Markdown: HTML escaped and Markdown's own marks backslashed, so a
+    value from the data (a feature named ``<img src=x onerror=…>`` or ``[x](javascript:…)``)
+    shows as written and never as markup."""
+    escaped = html.escape(str(text), quote=False)
+    return re.sub(r"([\\`*_\[\]#|~!])", r"\\\1", escaped)
+
+
 def show_answer(sentences: list[str] | str, title: str = "The answer") -> None:
     """Display the plain-words answer as a short Markdown list at the top of a report."""
     from IPython.display import Markdown, display
 
     if isinstance(sentences, str):
         sentences = [sentences]
-    display(Markdown(f"### {title}\n\n" + "\n".join(f"- {s}" for s in sentences)))
+    display(Markdown(f"### {_md(title)}\n\n" + "\n".join(f"- {_md(s)}" for s in sentences)))
 
 
 def show_notes(sentences: list[str] | str, title: str | None = None) -> None:
@@ -29,8 +39,8 @@ def show_notes(sentences: list[str] | str, title: str | None = None) -> None:
 
     if isinstance(sentences, str):
         sentences = [sentences]
-    head = f"**{title}**\n\n" if title else ""
-    display(Markdown(head + "\n".join(f"- {s}" for s in sentences)))
+    head = f"**{_md(title)}**\n\n" if title else ""
+    display(Markdown(head + "\n".join(f"- {_md(s)}" for s in sentences)))
 
 
 def quality_table(wh: Warehouse, run_dir: str | Path | None = None) -> pd.DataFrame:

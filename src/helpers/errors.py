@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "DataError",
+    "LockedError",
     "MissingSegmentationError",
     "ParamsError",
     "VisitorError",
@@ -27,6 +28,10 @@ class ParamsError(WorkbookError):
 
 class DataError(WorkbookError):
     """A source cannot be opened or breaks the data contract, or a query names what is not there."""
+
+
+class LockedError(WorkbookError):
+    """Another process runs (or prunes) the same team and date: nothing was started."""
 
 
 class VisitorError(WorkbookError):

@@ -31,6 +31,7 @@ from .secrets import ENV_NAME, looks_like_connection, scrub
 
 __all__ = [
     "NOTEBOOKS",
+    "CustomerFeedback",
     "CustomerSegmentation",
     "FeatureDemand",
     "MetricTrends",
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 #: The notebooks every team can run, in run order (segmentation first: others may reuse it).
-NOTEBOOKS = ["customer_segmentation", "feature_demand", "metric_trends"]
+NOTEBOOKS = ["customer_segmentation", "feature_demand", "metric_trends", "customer_feedback"]
 #: The notebook whose recorded segments others may break down by (``segment``).
 SEGMENTATION = "customer_segmentation"
 
@@ -152,6 +153,39 @@ class MetricTrends(_Section):
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
 
 
+class CustomerFeedback(_Section):
+    """Keys of the ``customer_feedback:`` section."""
+
+    window_days: Annotated[int, Field(ge=30, le=1095)] = 365
+    recent_days: Annotated[int, Field(ge=7, le=365)] = 45
+    segment_by: Literal["plan", "region", "industry", "segment"] = "plan"
+    k: Annotated[int, Field(ge=2, le=30)] | None = None
+    k_min: Annotated[int, Field(ge=2, le=30)] = 3
+    k_max: Annotated[int, Field(ge=2, le=30)] = 10
+    stability_runs: Annotated[int, Field(ge=2, le=50)] = 5
+    min_responses: Annotated[int, Field(ge=5, le=10_000)] = 30
+    min_rise: Annotated[float, Field(ge=0, lt=1)] = 0.10
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    bootstrap_runs: Annotated[int, Field(ge=100, le=100_000)] = 1000
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+
+    @field_validator("recent_days")
+    @classmethod
+    def _recent_inside_window(cls, v: int, info) -> int:
+        window = info.data.get("window_days")
+        if window is not None and v >= window:
+            raise ValueError(f"must be shorter than window_days ({window})")
+        return v
+
+    @field_validator("k_max")
+    @classmethod
+    def _k_range(cls, v: int, info) -> int:
+        k_min = info.data.get("k_min")
+        if k_min is not None and v < k_min:
+            raise ValueError(f"must be at least k_min ({k_min})")
+        return v
+
+
 class TeamParams(BaseModel):
     """A team's parameters after defaults: what the runner validates before any kernel."""
 
@@ -162,13 +196,14 @@ class TeamParams(BaseModel):
     product_area: str = ""
     source: str = "data/demo.duckdb"
     as_of: dt.date | None = None
-    notebooks: list[Literal["customer_segmentation", "feature_demand", "metric_trends"]] = Field(
-        default_factory=lambda: list(NOTEBOOKS), min_length=1
-    )
+    notebooks: list[
+        Literal["customer_segmentation", "feature_demand", "metric_trends", "customer_feedback"]
+    ] = Field(default_factory=lambda: list(NOTEBOOKS), min_length=1)
     timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30
     customer_segmentation: CustomerSegmentation = CustomerSegmentation()
     feature_demand: FeatureDemand = FeatureDemand()
     metric_trends: MetricTrends = MetricTrends()
+    customer_feedback: CustomerFeedback = CustomerFeedback()
 
     @field_validator("source")
     @classmethod
@@ -198,13 +233,24 @@ class TeamParams(BaseModel):
         if notebook == "metric_trends":
             mt = self.metric_trends
             return "segment" in (mt.compare_by, mt.segment_column)
+        if notebook == "customer_feedback":
+            return self.customer_feedback.segment_by == "segment"
         return False
 
 
 def known_teams(params_dir: Path | None = None) -> list[str]:
-    """Team names: every ``params/<team>.yaml`` except ``_defaults.yaml``."""
+    """Team names: every ``params/<team>.yaml`` except ``_defaults.yaml`` and the project's
+    own metric definitions, ``metrics.yaml``."""
     folder = params_dir or paths.params_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+    return sorted(
+        p.stem
+        for p in folder.glob("*.yaml")
+        if not p.name.startswith("_") and p.name not in NOT_TEAMS
+    )
+
+
+#: files in params/ that are not teams
+NOT_TEAMS = ("metrics.yaml",)
 
 
 class _Refused(yaml.YAMLError):

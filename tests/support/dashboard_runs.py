@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["ANSWERS", "write_params", "write_run"]
+__all__ = ["ANSWERS", "write_live_notebook", "write_params", "write_run"]
 
 #: The first answer sentence of each analysis; tests look for these on the pages.
 ANSWERS = {
@@ -157,3 +157,30 @@ def write_run(
     if link_latest if link_latest is not None else status == "succeeded":
         _link(outputs / team / "latest", run)
     return run
+
+
+_LIVE = """\
+import ipywidgets as w
+from IPython.display import display
+
+n = w.IntSlider(description="n", value=3)
+shown = w.HTML(value="<b class='wb-live'>3</b>")
+n.observe(lambda change: setattr(shown, "value", f"<b class='wb-live'>{change['new']}</b>"), "value")
+display(n, shown)
+"""
+
+
+def write_live_notebook(folder: Path, name: str = "live") -> Path:
+    """An interactive page (a slider and what it shows) for the live-page tests."""
+    import nbformat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
+    nb.cells = [nbformat.v4.new_code_cell(_LIVE)]
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path

@@ -1,7 +1,8 @@
 """Tiny stand-in notebooks for runner tests: each records a table and an answer in seconds.
 
 The environment steers them: ``WB_SLEEP`` seconds to sleep, ``WB_FAIL_TEAM`` a team whose
-notebook raises, ``WB_KILL_TEAM`` a team whose kernel kills itself, ``WB_PIDFILE`` a file
+notebook raises, ``WB_KILL_TEAM`` a team whose kernel kills itself, ``WB_SLOW_TEAM`` a team whose notebooks
+take 3 s longer, ``WB_PIDFILE`` a file
 to write the kernel's pid into (to kill it from outside).
 """
 
@@ -13,7 +14,7 @@ import nbformat
 
 from helpers.params import NOTEBOOKS
 
-STEERING = ("WB_SLEEP", "WB_FAIL_TEAM", "WB_KILL_TEAM", "WB_PIDFILE")
+STEERING = ("WB_SLEEP", "WB_FAIL_TEAM", "WB_KILL_TEAM", "WB_PIDFILE", "WB_SLOW_TEAM")
 
 _BODY = """
 import os, time, signal
@@ -24,6 +25,8 @@ if os.environ.get("WB_PIDFILE"):
     with open(os.environ["WB_PIDFILE"], "w") as f:
         f.write(str(os.getpid()))
 time.sleep(float(os.environ.get("WB_SLEEP", "0")))
+if os.environ.get("WB_SLOW_TEAM") == team:
+    time.sleep(3)
 if os.environ.get("WB_FAIL_TEAM") == team:
     raise ValueError("planted failure for " + team)
 if os.environ.get("WB_KILL_TEAM") == team:

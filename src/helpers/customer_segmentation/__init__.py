@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from .analysis import Segmentation, segment
+from .analysis import Segmentation, previous_clusters, segment
 from .answer import answer_sentences
-from .clusters import ClusterResult, behaviour_clusters, stability_reading
-from .features import CLUSTER_FEATURES, DEFAULT_CLUSTER_FEATURES, account_features
+from .clusters import ClusterResult, behaviour_clusters, cluster_words, stability_reading
+from .features import (
+    CLUSTER_FEATURES,
+    DEFAULT_CLUSTER_FEATURES,
+    account_features,
+    company_baseline,
+)
 from .movement import Movement, assignments, segment_movement, segment_summary
-from .rfm import DEFAULT_RFM_RULES, RFMResult, rfm_rules_table, rfm_segments
+from .rfm import (
+    DEFAULT_RFM_RULES,
+    RFMCutoffs,
+    RFMResult,
+    rfm_cutoffs,
+    rfm_rules_table,
+    rfm_segments,
+)
 
 __all__ = [
     "CLUSTER_FEATURES",
@@ -15,12 +27,17 @@ __all__ = [
     "DEFAULT_RFM_RULES",
     "ClusterResult",
     "Movement",
+    "RFMCutoffs",
     "RFMResult",
     "Segmentation",
     "account_features",
     "answer_sentences",
     "assignments",
     "behaviour_clusters",
+    "cluster_words",
+    "company_baseline",
+    "previous_clusters",
+    "rfm_cutoffs",
     "rfm_rules_table",
     "rfm_segments",
     "segment",

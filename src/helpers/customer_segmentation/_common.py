@@ -9,11 +9,20 @@ import pandas as pd
 from ..errors import WorkbookError
 
 __all__ = [
+    "MONEY",
     "_as_date",
     "_current",
     "_money",
     "_window_words",
 ]
+
+#: Per ``monetary``: (column of the money measure, its word in sentences, its scope).
+#: ARR is the company's record of the account (every product), spend is the sum of the
+#: events' value in the area in the window.
+MONEY = {
+    "arr": ("arr", "ARR", "company-wide"),
+    "event_value": ("spend", "spend", "in the area"),
+}
 
 
 def _as_date(value: str | dt.date) -> dt.date:
@@ -36,6 +45,7 @@ def _money(x: float) -> str:
 
 
 def _current(feats: pd.DataFrame) -> pd.DataFrame:
+    """The team's active accounts: not churned (each had activity in the window)."""
     return feats[feats["status"] != "churned"]
 
 

@@ -13,6 +13,9 @@ from .clusters import ClusterResult
 from .rfm import RFMResult
 
 __all__ = [
+    "CHURNED",
+    "INACTIVE",
+    "NEW",
     "Movement",
     "assignments",
     "segment_movement",
@@ -23,7 +26,7 @@ __all__ = [
 def assignments(
     feats: pd.DataFrame, rfm: RFMResult | None, clusters: ClusterResult | None
 ) -> pd.DataFrame:
-    """The export table: one row per current account with its RFM scores and cluster."""
+    """The export table: one row per active account of the team with its RFM scores and cluster."""
     cur = _current(feats)[["account_id", "status", "arr"]].reset_index(drop=True)
     out = cur.copy()
     if rfm is not None and rfm.ok:
@@ -42,9 +45,15 @@ def assignments(
 
 
 def segment_summary(
-    feats: pd.DataFrame, assigned: pd.DataFrame, by: str, *, previous: pd.DataFrame | None = None
+    feats: pd.DataFrame,
+    assigned: pd.DataFrame,
+    by: str,
+    *,
+    previous: pd.DataFrame | None = None,
+    churned: set[str] | None = None,
+    money: str = "arr",
 ) -> pd.DataFrame:
-    """Per segment: accounts, share, ARR, ARR share, median usage, mean NPS and churn rate.
+    """Per segment: accounts, share, money, money share, median usage, mean NPS and churn rate.
 
     Parameters
     ----------
@@ -57,10 +66,17 @@ def segment_summary(
     previous
         Assignments at the previous period (same column): the churn rate of a segment is
         the share of its accounts then that churned by ``as_of``.
+    churned
+        The accounts churned by ``as_of`` (default: those of ``feats`` with status
+        ``churned``).
+    money
+        The money column of ``feats``: ``arr`` or ``spend``; the output names its columns
+        after it (``arr, arr_share`` or ``spend, spend_share``).
     """
     check_choice("by", by, ["rfm_segment", "cluster_name"])
+    check_choice("money", money, ["arr", "spend"])
     df = assigned[["account_id", by]].merge(
-        feats[["account_id", "arr", "frequency", "intensity", "breadth", "nps"]],
+        feats[["account_id", money, "frequency", "intensity", "breadth", "nps"]],
         on="account_id",
         how="left",
     )
@@ -68,7 +84,7 @@ def segment_summary(
     out = pd.DataFrame(
         {
             "accounts": g.size(),
-            "arr": g["arr"].sum(),
+            money: g[money].sum(),
             "median_active_days": g["frequency"].median(),
             "median_events_per_day": g["intensity"].median(),
             "median_breadth": g["breadth"].median(),
@@ -76,15 +92,24 @@ def segment_summary(
         }
     )
     out.insert(1, "share", out["accounts"] / out["accounts"].sum())
-    out.insert(3, "arr_share", out["arr"] / out["arr"].sum() if out["arr"].sum() else 0.0)
+    total = out[money].sum()
+    out.insert(3, f"{money}_share", out[money] / total if total else 0.0)
     if previous is not None:
-        status = feats.set_index("account_id")["status"]
-        prev = previous[["account_id", by]].assign(
-            churned=lambda d: d["account_id"].map(status).eq("churned")
+        gone = (
+            set(feats.loc[feats["status"] == "churned", "account_id"])
+            if churned is None
+            else churned
         )
+        prev = previous[["account_id", by]].assign(churned=lambda d: d["account_id"].isin(gone))
         out["churn_rate"] = prev.groupby(by)["churned"].mean().reindex(out.index)
     out.index.name = "segment"
-    return out.sort_values("arr", ascending=False, kind="stable")
+    return out.sort_values(money, ascending=False, kind="stable")
+
+
+#: Where an account of the previous period went when it is no longer segmented.
+CHURNED = "churned"
+INACTIVE = "no activity"
+NEW = "new"
 
 
 @dataclass
@@ -94,11 +119,14 @@ class Movement:
     Attributes
     ----------
     accounts, arr
-        Transition matrices: rows are the segment then (``new`` = not a customer then),
-        columns the segment now (``churned`` = churned since).
+        Transition matrices of accounts and of money (``arr`` holds the money measure,
+        ARR or spend, named by ``money_label``): rows are the segment then (``new`` = not
+        one of the team's active accounts then), columns the segment now (``churned`` =
+        churned since; ``no activity`` = no event in the area in the window now).
     moves
-        Off-diagonal cells: ``from, to, accounts, arr, worse`` (worse = to a lower-ranked
-        segment or churned), by ARR.
+        Off-diagonal cells: ``from_, to, accounts``, the money column (``arr`` or
+        ``spend``) and ``worse`` (to a lower-ranked segment, churned or no activity),
+        largest money first.
     """
 
     accounts: pd.DataFrame
@@ -108,6 +136,8 @@ class Movement:
     previous_as_of: dt.date | None = None
     message: str | None = None
     ordered: bool = False
+    money_label: str = "ARR"
+    money: str = "arr"
 
     @property
     def ok(self) -> bool:
@@ -115,7 +145,7 @@ class Movement:
 
     def change(self) -> pd.DataFrame:
         """Accounts per segment then and now, and the difference."""
-        segs = [s for s in self.accounts.columns if s != "churned"]
+        segs = [s for s in self.accounts.columns if s not in (CHURNED, INACTIVE)]
         then = self.accounts.sum(axis=1).reindex(segs, fill_value=0)
         now = self.accounts.sum(axis=0).reindex(segs, fill_value=0)
         return pd.DataFrame({"then": then, "now": now, "change": now - then})
@@ -126,14 +156,18 @@ class Movement:
             return [self.message]
         when = f"since {self.previous_as_of}" if self.previous_as_of else "since last period"
         worse = self.moves[self.moves["worse"]]
-        ranked = self.ordered
-        what = "moved to a worse segment or churned" if ranked else "churned"
+        what = (
+            "moved to a worse segment, stopped using the area or churned"
+            if self.ordered
+            else "stopped using the area or churned"
+        )
+        unit = self.money_label
         if worse.empty:
             out = [f"No account {what} {when}."]
         else:
             out = [
-                f"{int(worse['accounts'].sum())} accounts ({_money(worse['arr'].sum())} ARR) "
-                f"{what} {when}."
+                f"{int(worse['accounts'].sum())} accounts ({_money(worse[self.money].sum())} "
+                f"{unit}) {what} {when}."
             ]
         better = self.moves[~self.moves["worse"]]
         picks = [
@@ -142,7 +176,8 @@ class Movement:
         ]
         for row in picks:
             out.append(
-                f"{row.accounts} accounts, {_money(row.arr)} ARR, moved from {row.from_} to "
+                f"{row.accounts} accounts, {_money(getattr(row, self.money))} {unit}, moved from "
+                f"{row.from_} to "
                 f"{row.to}."
             )
         return out
@@ -156,22 +191,28 @@ def segment_movement(
     by: str,
     order: list[str] | None = None,
     previous_as_of: dt.date | None = None,
+    money: str = "arr",
+    money_label: str = "ARR",
 ) -> Movement:
-    """Transition matrices of accounts and ARR between two assignments.
+    """Transition matrices of accounts and money between two assignments.
 
     Parameters
     ----------
     previous, current
         Assignments (``account_id`` and column ``by``) at the previous period and at as_of.
     feats
-        Current features: their ``status`` marks churned accounts, their ``arr`` weights.
+        One row per account of either period: ``status`` now (``active``, ``churned``, or
+        ``inactive`` = no activity in the area in the window now; an account missing
+        from ``feats`` counts as inactive) and the money column.
     by
         ``rfm_segment`` or ``cluster_name``.
     order
-        Segments from best to worst; a move to a later segment (or to churned) is "worse".
-        Without it only churn counts as worse.
+        Segments from best to worst; a move to a later segment (or to churned or no
+        activity) is "worse". Without it only leaving counts as worse.
     previous_as_of
         The date of the previous period, for the sentences.
+    money, money_label
+        The money column of ``feats`` and its name in sentences (``ARR``, ``spend``).
     """
     check_choice("by", by, ["rfm_segment", "cluster_name"])
     if previous.empty and current.empty:
@@ -182,23 +223,27 @@ def segment_movement(
             by,
             previous_as_of,
             "No segments at either date: there is no movement to show.",
+            money_label=money_label,
+            money=money,
         )
-    info = feats.set_index("account_id")
+    info = feats.drop_duplicates("account_id").set_index("account_id")
     prev = previous.set_index("account_id")[by].rename("from_")
     cur = current.set_index("account_id")[by].rename("to")
-    churned = info.index[info["status"] == "churned"]
-    to = cur.reindex(prev.index.union(cur.index))
-    to.loc[to.index.isin(churned) & to.isna()] = "churned"
-    frm = prev.reindex(to.index).fillna("new")
-    df = pd.DataFrame({"from_": frm, "to": to}).dropna()
-    df["arr"] = info["arr"].reindex(df.index).fillna(0.0).to_numpy()
+    to = cur.reindex(prev.index.union(cur.index)).astype(object)
+    status = info["status"].reindex(to.index)
+    gone = to.isna()
+    to.loc[gone] = [CHURNED if s == CHURNED else INACTIVE for s in status[gone]]
+    frm = prev.reindex(to.index).astype(object).fillna(NEW)
+    df = pd.DataFrame({"from_": frm, "to": to})
+    df[money] = info[money].reindex(df.index).fillna(0.0).to_numpy()
+    leave = (CHURNED, INACTIVE)
     segs = list(dict.fromkeys([*(order or []), *sorted(set(df["from_"]) | set(df["to"]))]))
-    rows = [s for s in segs if s not in ("churned",)]
-    rows = [s for s in rows if s != "new"] + (["new"] if "new" in set(df["from_"]) else [])
-    cols = [s for s in segs if s not in ("new", "churned")] + ["churned"]
+    rows = [s for s in segs if s not in (*leave, NEW)]
+    rows += [NEW] if NEW in set(df["from_"]) else []
+    cols = [s for s in segs if s not in (*leave, NEW)] + [CHURNED, INACTIVE]
     acc = pd.crosstab(df["from_"], df["to"]).reindex(index=rows, columns=cols, fill_value=0)
     arr = (
-        pd.crosstab(df["from_"], df["to"], values=df["arr"], aggfunc="sum")
+        pd.crosstab(df["from_"], df["to"], values=df[money], aggfunc="sum")
         .reindex(index=rows, columns=cols)
         .fillna(0.0)
     )
@@ -208,14 +253,23 @@ def segment_movement(
     moves = (
         df[df["from_"] != df["to"]]
         .groupby(["from_", "to"], as_index=False)
-        .agg(accounts=("arr", "size"), arr=("arr", "sum"))
+        .agg(accounts=(money, "size"), **{money: (money, "sum")})
     )
 
     def worse(a: str, b: str) -> bool:
-        if b == "churned":
-            return True
+        if b in leave:
+            return a != NEW
         return a in rank and b in rank and rank[b] > rank[a]
 
     moves["worse"] = [worse(a, b) for a, b in zip(moves["from_"], moves["to"], strict=True)]
-    moves = moves.sort_values(["arr", "accounts"], ascending=False, kind="stable")
-    return Movement(acc, arr, moves.reset_index(drop=True), by, previous_as_of, ordered=bool(order))
+    moves = moves.sort_values([money, "accounts"], ascending=False, kind="stable")
+    return Movement(
+        acc,
+        arr,
+        moves.reset_index(drop=True),
+        by,
+        previous_as_of,
+        ordered=bool(order),
+        money_label=money_label,
+        money=money,
+    )

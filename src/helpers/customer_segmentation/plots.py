@@ -16,7 +16,8 @@ __all__ = [
 
 
 def profile_heatmap(profile: pd.DataFrame, features: list[str]):
-    """Clusters × features, coloured by the mean standardised value, annotated with medians.
+    """Clusters × features, coloured by the mean standardised value, annotated with medians
+    (the names compare the medians with the company's).
 
     Parameters
     ----------
@@ -40,18 +41,29 @@ def profile_heatmap(profile: pd.DataFrame, features: list[str]):
         cbar_kws={"label": "standardised mean (0 = all accounts)"},
     )
     ax.set(xlabel="", ylabel="", title="Cluster profiles (cells show the median)")
+    ax.set_yticklabels(
+        [f"{n} ({r})" for n, r in zip(profile["cluster_name"], profile["reading"], strict=True)]
+        if "reading" in profile
+        else list(z.index),
+        rotation=0,
+    )
     fig.tight_layout()
     return fig
 
 
 def size_and_arr_bars(summary: pd.DataFrame, title: str = "Segments"):
-    """Accounts and ARR per segment, side by side (``segment_summary`` output)."""
+    """Accounts and money (ARR or spend, whichever the summary holds) per segment, side by side.
+
+    ``summary`` is :func:`segment_summary`'s output.
+    """
     df = summary.reset_index()
+    money = "arr" if "arr" in df else "spend"
+    label = "ARR ($, company-wide)" if money == "arr" else "spend in the area ($)"
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(df) + 1.8), sharey=True)
     sns.barplot(df, x="accounts", y="segment", ax=axes[0], color="C0")
-    sns.barplot(df, x="arr", y="segment", ax=axes[1], color="C2")
+    sns.barplot(df, x=money, y="segment", ax=axes[1], color="C2")
     axes[0].set(xlabel="accounts", ylabel="")
-    axes[1].set(xlabel="ARR ($)", ylabel="")
+    axes[1].set(xlabel=label, ylabel="")
     axes[1].xaxis.set_major_formatter(lambda x, _: f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x:,.0f}")
     fig.suptitle(title)
     fig.tight_layout()
@@ -85,8 +97,18 @@ def silhouette_curve(silhouette: pd.Series, chosen: int):
 
 
 def transition_heatmap(matrix: pd.DataFrame, *, money: bool = False, title: str = ""):
-    """A transition matrix (then × now) as an annotated heatmap."""
-    fig, ax = plt.subplots(figsize=(0.9 * len(matrix.columns) + 3, 0.5 * len(matrix) + 1.8))
+    """A transition matrix (then × now) as an annotated heatmap (``money``: amounts in $).
+
+    Long segment names (cluster names run to three words) get room: labels slanted,
+    and the figure sized to the longest of them.
+    """
+    longest = max([len(str(c)) for c in [*matrix.columns, *matrix.index]] + [8])
+    fig, ax = plt.subplots(
+        figsize=(
+            0.9 * len(matrix.columns) + 3 + 0.06 * longest,
+            0.5 * len(matrix) + 1.8 + 0.07 * longest,
+        )
+    )
     annot = matrix.map(
         lambda v: (
             f"{v / 1e6:.1f}M"
@@ -105,5 +127,8 @@ def transition_heatmap(matrix: pd.DataFrame, *, money: bool = False, title: str 
         linecolor="white",
     )
     ax.set(xlabel="segment now", ylabel="segment then", title=title)
+    ax.tick_params(axis="x", labelrotation=35)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     fig.tight_layout()
     return fig

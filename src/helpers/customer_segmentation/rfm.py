@@ -1,4 +1,4 @@
-"""RFM scores (quintiles) and the rule table that names the RFM segments."""
+"""RFM scores (from cut-offs: equal values, equal scores) and the rule table that names the segments."""
 
 from __future__ import annotations
 
@@ -13,10 +13,15 @@ from ._common import _current, _window_words
 
 __all__ = [
     "DEFAULT_RFM_RULES",
+    "FM_QUANTILES",
+    "RECENCY_MULTIPLES",
     "UNCLASSIFIED",
+    "RFMCutoffs",
     "RFMResult",
+    "rfm_cutoffs",
     "rfm_rules_table",
     "rfm_segments",
+    "score",
 ]
 
 
@@ -166,35 +171,125 @@ def rfm_rules_table(rules: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _quintile(values: pd.Series, ids: pd.Series, *, higher_is_better: bool) -> np.ndarray:
-    """Scores 1–5: quintiles of the rank, ties broken by account_id so results never vary.
+#: Recency bins, in multiples of the area's usual gap (``RFMCutoffs.unit_days``): R is 5
+#: when last seen within one gap, 4 within two, 3 within four, 2 within eight, else 1.
+RECENCY_MULTIPLES = (1, 2, 4, 8)
+#: The quantiles of the frequency and monetary values that separate scores 1..5.
+FM_QUANTILES = (0.2, 0.4, 0.6, 0.8)
 
-    Rank r = 1..n, worst value first; score = ceil(5 (r - 1) / (n - 1)), at least 1: the
-    same bins as ``pd.qcut(rank, 5)``, in integer arithmetic so no bin edge is left to
-    floating point.
+
+@dataclass(frozen=True)
+class RFMCutoffs:
+    """The cut-offs that turn recency, frequency and monetary values into scores 1–5.
+
+    Scores depend on an account's values only, never on its rank among equals, so
+    accounts with equal values always get equal scores; and the same cut-offs can score
+    another date (movement).
+
+    Attributes
+    ----------
+    unit_days
+        The area's usual gap between active days, rounded up to whole weeks (at least
+        7): the median over accounts active on two or more days of their mean gap.
+    recency
+        Day counts: R = 5 below the first, 4 below the second, … 1 from the last on.
+    frequency, monetary
+        Value cut-offs (quintiles of the accounts' values at ``as_of``): the score is
+        1 plus the number of cut-offs the value is above.
+    cadence_days
+        The median gap before rounding (``nan`` when no account was active twice).
     """
-    frame = pd.DataFrame({"v": values.to_numpy(), "id": ids.to_numpy()})
-    order = frame.sort_values(
-        ["v", "id"], ascending=[higher_is_better, True], kind="stable"
-    ).index.to_numpy()
-    n = len(frame)
-    r = np.arange(1, n + 1)
-    scores = np.empty(n, dtype=np.int64)
-    scores[order] = np.maximum(1, -(-5 * (r - 1) // max(n - 1, 1)))
-    return scores
+
+    unit_days: int
+    recency: tuple[int, ...]
+    frequency: tuple[float, ...]
+    monetary: tuple[float, ...]
+    cadence_days: float = float("nan")
+
+    def table(self) -> pd.DataFrame:
+        """One row per score: the range of values it covers, in words."""
+        r, f, m = self.recency, self.frequency, self.monetary
+        rows = []
+        for score in range(5, 0, -1):
+            i = 5 - score  # recency: score 5 is the first bin
+            r_lo = 0 if i == 0 else r[i - 1]
+            r_txt = f"{r_lo}–{r[i] - 1} days" if i < len(r) else f"{r_lo}+ days"
+            rows.append(
+                {
+                    "score": score,
+                    "recency": r_txt,
+                    "frequency": _range(f, score),
+                    "monetary": _range(m, score),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _range(edges: tuple[float, ...], score: int) -> str:
+    lo = edges[score - 2] if score >= 2 else None
+    hi = edges[score - 1] if score <= len(edges) else None
+    if lo is not None and hi is not None and hi <= lo:
+        return "none (equal cut-offs)"
+    if lo is None:
+        return f"≤ {hi:,.4g}"
+    if hi is None:
+        return f"> {lo:,.4g}"
+    return f"> {lo:,.4g} and ≤ {hi:,.4g}"
+
+
+def rfm_cutoffs(feats: pd.DataFrame) -> RFMCutoffs:
+    """The cut-offs of :func:`rfm_segments`, from the team's active accounts at ``as_of``.
+
+    Recency is scored in whole weeks that fit the area's cadence: the usual gap between
+    an account's active days (``(last − first active day) / (active days − 1)``, median
+    over accounts active on two or more days) is rounded up to whole weeks, at least one
+    (so every weekday weighs the same), and the bins are 1, 2, 4 and 8 of those units.
+    Frequency and monetary cut-offs are the 20/40/60/80% quantiles of the values.
+    """
+    cur = _current(feats)
+    two = cur[cur["frequency"] >= 2]
+    span = (pd.to_datetime(two["last_active"]) - pd.to_datetime(two["first_active"])).dt.days
+    gaps = span / (two["frequency"] - 1)
+    cadence = float(gaps.median()) if len(gaps) else float("nan")
+    weeks = 1 if np.isnan(cadence) else max(1, int(np.ceil(cadence / 7)))
+    unit = 7 * weeks
+    q = list(FM_QUANTILES)
+    return RFMCutoffs(
+        unit_days=unit,
+        recency=tuple(unit * k for k in RECENCY_MULTIPLES),
+        frequency=tuple(float(v) for v in np.quantile(cur["frequency"].astype(float), q)),
+        monetary=tuple(float(v) for v in np.quantile(cur["monetary"].astype(float), q)),
+        cadence_days=cadence,
+    )
+
+
+def score(values: pd.Series, edges: tuple[float, ...], *, higher_is_better: bool) -> np.ndarray:
+    """Scores 1–5 from cut-offs: equal values get equal scores, whatever their order.
+
+    ``higher_is_better``: 1 plus the number of cut-offs the value is above (frequency,
+    monetary); otherwise 5 minus the number of cut-offs the value has reached (recency
+    in days).
+    """
+    v = values.to_numpy(dtype=float)[:, None]
+    e = np.asarray(edges, dtype=float)[None, :]
+    if higher_is_better:
+        return (1 + (v > e).sum(axis=1)).astype(np.int64)
+    return (5 - (v >= e).sum(axis=1)).astype(np.int64)
 
 
 @dataclass
 class RFMResult:
-    """RFM scores and named segments of the current accounts.
+    """RFM scores and named segments of the team's active accounts.
 
     Attributes
     ----------
     table
-        Per current account: ``account_id, recency, frequency, monetary, r, f, m, fm,
+        Per active account: ``account_id, recency, frequency, monetary, r, f, m, fm,
         rfm_segment`` (empty when ``message`` is set).
     rules
         The rule table used.
+    cutoffs
+        The :class:`RFMCutoffs` the scores come from (None when ``message`` is set).
     message
         Why no segmentation could be made, else None.
     """
@@ -203,6 +298,7 @@ class RFMResult:
     rules: pd.DataFrame
     message: str | None = None
     notes: list[str] = field(default_factory=list)
+    cutoffs: RFMCutoffs | None = None
 
     @property
     def ok(self) -> bool:
@@ -221,25 +317,40 @@ class RFMResult:
         c = self.counts()["accounts"]
         top = c.sort_values(ascending=False, kind="stable")
         out = [
-            f"RFM puts {len(self.table)} current accounts into {int((c > 0).sum())} named "
+            f"RFM puts {len(self.table)} active accounts into {int((c > 0).sum())} named "
             f"segments; the largest is {top.index[0]} ({int(top.iloc[0])} accounts)."
         ]
+        if self.cutoffs is not None:
+            u = self.cutoffs.unit_days
+            cad = self.cutoffs.cadence_days
+            usual = "" if np.isnan(cad) else f" (accounts are usually active every {cad:.1f} days)"
+            out.append(
+                f"Recency is scored in steps of {u} days{usual}: R = 5 for accounts seen in "
+                f"the last {u} days, 4 within {2 * u}, 3 within {4 * u}, 2 within {8 * u}, "
+                "else 1. Equal values always get equal scores."
+            )
         un = int(c.get(UNCLASSIFIED, 0))
         if un:
             out.append(f"{un} accounts match no rule of the rule table (shown as {UNCLASSIFIED}).")
         return out + self.notes
 
 
-def rfm_segments(
-    feats: pd.DataFrame, *, rules: list[dict[str, Any]] | None = None, min_accounts: int = 5
-) -> RFMResult:
-    """RFM scores (1–5 by quintile) and named segments for the current accounts.
+_EMPTY_COLUMNS = ["account_id", "recency", "frequency", "monetary", "r", "f", "m", "fm"]
 
-    Scores: accounts are sorted by the value (worst first: highest recency, lowest
-    frequency and monetary), ties by ``account_id``; the score is the quintile of that
-    rank (``pd.qcut(rank, 5)``).
-    FM is the mean of the F and M scores. The first rule whose R and FM ranges hold
-    names the segment.
+
+def rfm_segments(
+    feats: pd.DataFrame,
+    *,
+    rules: list[dict[str, Any]] | None = None,
+    min_accounts: int = 5,
+    cutoffs: RFMCutoffs | None = None,
+) -> RFMResult:
+    """RFM scores (1–5, from cut-offs) and named segments for the team's active accounts.
+
+    Scores come from cut-offs (:func:`rfm_cutoffs`), never from an account's rank, so
+    accounts with equal recency, frequency and monetary values always get the same
+    scores and segment. FM is the mean of the F and M scores; the first rule whose R
+    and FM ranges hold names the segment.
 
     Parameters
     ----------
@@ -248,7 +359,10 @@ def rfm_segments(
     rules
         Overrides the standard rule table (the ``rfm_rules`` param).
     min_accounts
-        Fewer current accounts than this give a message instead of scores.
+        Fewer active accounts than this give a message instead of scores.
+    cutoffs
+        Score with these cut-offs (e.g. those of a later date, for movement) instead of
+        the ones of ``feats``.
 
     Returns
     -------
@@ -256,55 +370,47 @@ def rfm_segments(
     """
     table = rfm_rules_table(rules)
     cur = _current(feats)
-    empty = pd.DataFrame(
-        columns=[
-            "account_id",
-            "recency",
-            "frequency",
-            "monetary",
-            "r",
-            "f",
-            "m",
-            "fm",
-            "rfm_segment",
-        ]
-    )
+    empty = pd.DataFrame(columns=[*_EMPTY_COLUMNS, "rfm_segment"])
     if cur.empty:
-        return RFMResult(empty, table, "There are no current (non-churned) accounts to segment.")
-    if not (cur["status"] == "active").any():
         return RFMResult(
             empty,
             table,
-            f"No account was active {_window_words(feats)}: "
+            f"No account was active {_window_words(feats)} (and still a customer): "
             "RFM needs activity to score recency and frequency.",
         )
-    if len(cur) < min_accounts:
+    if len(cur) < min_accounts and cutoffs is None:
         return RFMResult(
             empty,
             table,
-            f"Only {len(cur)} current account(s): RFM quintile "
-            f"scores need at least {min_accounts}.",
+            f"Only {len(cur)} active account(s): RFM score cut-offs need at least {min_accounts}.",
         )
     dims = cur[["recency", "frequency", "monetary"]]
-    if (dims.nunique() <= 1).all():
+    if (dims.nunique() <= 1).all() and cutoffs is None:
         return RFMResult(
             empty,
             table,
-            "Every current account has the same recency, frequency "
+            "Every active account has the same recency, frequency "
             "and monetary value: RFM scores cannot tell them apart.",
         )
     notes = [
-        f"Every account has the same {c}, so its score only reflects the tie order."
+        f"Every account has the same {c}, so its score is the same for all."
         for c in dims.columns
         if dims[c].nunique() <= 1
     ]
+    cut = cutoffs or rfm_cutoffs(feats)
     out = cur[["account_id", "recency", "frequency", "monetary"]].copy()
-    out["r"] = _quintile(cur["recency"], cur["account_id"], higher_is_better=False)
-    out["f"] = _quintile(cur["frequency"], cur["account_id"], higher_is_better=True)
-    out["m"] = _quintile(cur["monetary"], cur["account_id"], higher_is_better=True)
+    out["r"] = score(cur["recency"], cut.recency, higher_is_better=False)
+    out["f"] = score(cur["frequency"], cut.frequency, higher_is_better=True)
+    out["m"] = score(cur["monetary"], cut.monetary, higher_is_better=True)
     out["fm"] = (out["f"] + out["m"]) / 2
     out["rfm_segment"] = _apply_rules(out["r"], out["fm"], table)
-    return RFMResult(out.reset_index(drop=True), table, None, notes)
+    lookback = feats.attrs.get("lookback_days")
+    if lookback is not None and cut.recency[-1] >= lookback:
+        notes.append(
+            f"The {lookback}-day window is shorter than {cut.recency[-1]} days, so the lowest "
+            "recency scores cannot be reached; widen `lookback_days` to see them."
+        )
+    return RFMResult(out.reset_index(drop=True), table, None, notes, cut)
 
 
 def _apply_rules(r: pd.Series, fm: pd.Series, table: pd.DataFrame) -> np.ndarray:

@@ -10,9 +10,35 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ..errors import did_you_mean
 from .warehouse import OPTIONAL_TABLES, Warehouse
 
-__all__ = ["CONTRACT", "Column", "Violation", "check", "format_violations"]
+__all__ = [
+    "CONTRACT",
+    "TABLES_NEEDED",
+    "Column",
+    "Violation",
+    "check",
+    "format_violations",
+    "tables_needed",
+]
+
+#: The tables each notebook reads: a source without NPS answers still runs segmentation
+#: and feature demand (a metric's own table is added by the runner's check of the metric).
+TABLES_NEEDED: dict[str, set[str]] = {
+    "customer_segmentation": {"accounts", "events", "features"},
+    "feature_demand": {"accounts", "events", "features", "feature_requests"},
+    "metric_trends": {"accounts", "events", "features"},
+    "customer_feedback": {"accounts", "events", "features", "nps_responses", "feature_requests"},
+}
+
+
+def tables_needed(notebooks) -> set[str]:
+    """The tables the given notebooks read (every contract table for an unknown notebook)."""
+    out: set[str] = set()
+    for n in notebooks:
+        out |= TABLES_NEEDED.get(n, set(CONTRACT))
+    return out
 
 
 @dataclass(frozen=True)
@@ -134,26 +160,82 @@ def check(wh: Warehouse, *, now: dt.datetime | None = None) -> list[Violation]:
     for table, columns in CONTRACT.items():
         if not wh.has(table):
             if table not in OPTIONAL_TABLES:
-                out.append(Violation(table, "", "table is missing", 0))
+                out.append(Violation(table, "", "table is missing" + _found_tables(wh, table), 0))
             continue
         t = wh.table(table)
         schema = t.schema()
         ok: set[str] = set()
         for col in columns:
             if col.name not in schema:
-                out.append(Violation(table, col.name, "column is missing", 0))
-            elif not _kind_ok(schema[col.name], col.kind):
-                out.append(
-                    Violation(
-                        table, col.name, f"has type {schema[col.name]}, expected {col.kind}", 0
-                    )
+                found = [c for c in schema if c not in {x.name for x in columns}]
+                hint = did_you_mean(col.name, found) or (
+                    f"; columns not in the contract: {', '.join(found[:8])}" if found else ""
                 )
+                out.append(Violation(table, col.name, "column is missing" + hint, 0))
+            elif not _kind_ok(schema[col.name], col.kind):
+                problem = f"has type {schema[col.name]}, expected {col.kind}"
+                out.append(Violation(table, col.name, problem + _samples(t, col, schema), 0))
             else:
                 ok.add(col.name)
         usable[table] = ok
         out.extend(_row_checks(t, table, [c for c in columns if c.name in ok], now))
     out.extend(_orphans(wh, usable))
+    out.extend(_stale(wh, usable, now))
     return out
+
+
+def _stale(wh: Warehouse, usable: dict[str, set[str]], now: dt.datetime) -> list[Violation]:
+    """An error when the newest event is older than the source's ``max_age_days``."""
+    limit = getattr(wh, "max_age_days", None)
+    if not limit or "ts" not in usable.get("events", set()):
+        return []
+    ev = wh.table("events")
+    newest = ev.aggregate(m=ev.ts.max()).to_pyarrow().to_pylist()[0]["m"]
+    if newest is None:
+        return []
+    age = (now - newest).total_seconds() / 86400
+    if age <= limit:
+        return []
+    problem = (
+        f"the newest event ({newest:%Y-%m-%d %H:%M}) is {age:.1f} days old, more than "
+        f"max_age_days ({limit}): is the load job behind?"
+    )
+    return [Violation("events", "ts", problem, 0)]
+
+
+def _found_tables(wh: Warehouse, table: str) -> str:
+    """What the source holds instead: its other tables or files, with the nearest name."""
+    found = sorted(getattr(wh, "unmapped", []) or [])
+    if not found:
+        return ""
+    hint = did_you_mean(table, found)
+    return f"{hint}; the source also holds: {', '.join(found[:8])}" + (
+        f" (map one with `tables: {{{table}: <name>}}` in params)" if found else ""
+    )
+
+
+def _samples(t, col: Column, schema) -> str:
+    """Three values that do not fit the expected type, and a hint for the common causes."""
+    try:
+        values = (
+            t.select(v=t[col.name].cast("string"))
+            .filter(lambda r: r.v.notnull())
+            .limit(3)
+            .to_pyarrow()
+            .column("v")
+            .to_pylist()
+        )
+    except Exception:  # an engine that cannot cast this type to text: no samples
+        return ""
+    if not values:
+        return "; every value is empty (all-null columns of any type are accepted)"
+    shown = ", ".join(repr(str(v)[:20]) for v in values)
+    hint = ""
+    if col.kind in ("float", "integer") and any("," in str(v) for v in values):
+        hint = ' — decimal commas? set `csv_decimal: ","` in params'
+    elif col.kind == "string" and schema[col.name].is_numeric():
+        hint = " — numeric IDs are read as text when mapped (they are cast for you)"
+    return f"; sample values: {shown}{hint}"
 
 
 def _row_checks(t, table: str, columns: list[Column], now: dt.datetime) -> list[Violation]:

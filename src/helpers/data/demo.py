@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import WorkbookError
+from . import demo_feedback as fb
 
 __all__ = ["AREAS", "PERSONAS", "DemoSpec", "create_tables", "generate", "truth_path"]
 
@@ -264,8 +265,11 @@ def _build(spec: DemoSpec, path: Path, progress) -> tuple[dict, dict]:
             )
             if progress:
                 progress(total, spec.events)
-        _requests(con, rng, acc, catalogue, areas, start, spec.end)
-        _nps(con, rng, acc, start, spec.end)
+        # comment text has its own stream: the main stream's draws stay where they were
+        text = fb.text_stream(spec.seed)
+        emerge = spec.end - dt.timedelta(days=fb.EMERGE_DAYS)
+        planted = _requests(con, rng, acc, catalogue, areas, start, spec.end, text, emerge)
+        planted |= _nps(con, rng, acc, start, spec.end, text, emerge)
         _metrics(con, rng, areas, days)
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
@@ -300,6 +304,12 @@ def _build(spec: DemoSpec, path: Path, progress) -> tuple[dict, dict]:
         "weekly_seasonality": {"saturday": 0.25, "sunday": 0.2},
         "demand": catalogue["truth"],
         "events_scale": scale,
+        "feedback": {
+            **fb.truth(
+                emerge, {a: catalogue["keys"][a][fb.LINKED_FEATURE["feature_index"]] for a in areas}
+            ),
+            "comment_theme": planted,
+        },
     }
     return truth, counts
 
@@ -436,7 +446,7 @@ def _catalogue(rng: np.random.Generator, areas: list[str], start: dt.date, end: 
                 released = None
             rows["feature"].append(f)
             rows["product_area"].append(area)
-            rows["name"].append(f.removeprefix(f"{area}_").replace("_", " ").capitalize())
+            rows["name"].append(_display_name(f.removeprefix(f"{area}_")))
             rows["status"].append(status)
             rows["released_at"].append(released)
         truth[area] = {
@@ -456,6 +466,27 @@ def _catalogue(rng: np.random.Generator, areas: list[str], start: dt.date, end: 
         }
     rows["released_at"] = pa.array(rows["released_at"], type=pa.date32())
     return {"table": rows, "keys": keys, "truth": truth, "mid": mid}
+
+
+# words a catalogue writes its own way (acronyms, brands): the `name` column is for people
+_DISPLAY = {
+    "ai": "AI",
+    "api": "API",
+    "github": "GitHub",
+    "hubspot": "HubSpot",
+    "ip": "IP",
+    "pdf": "PDF",
+    "scim": "SCIM",
+    "sso": "SSO",
+}
+
+
+def _display_name(stem: str) -> str:
+    """The catalogue's display name of a feature key: ``pdf_reports`` → ``PDF reports``."""
+    words = [_DISPLAY.get(w, w) for w in stem.split("_")]
+    if words[0] == stem.split("_")[0]:
+        words[0] = words[0].capitalize()
+    return " ".join(words)
 
 
 def _day_factor(days: np.ndarray, start: dt.date) -> np.ndarray:
@@ -606,7 +637,7 @@ def _perms(n):
 _PERMS5 = _perms(5)
 
 
-def _requests(con, rng, acc, catalogue, areas, start, end) -> None:
+def _requests(con, rng, acc, catalogue, areas, start, end, text_rng, emerge) -> dict:
     n = len(acc["persona"])
     plan = acc["plan"]
     span = (end - start).days
@@ -643,34 +674,39 @@ def _requests(con, rng, acc, catalogue, areas, start, end) -> None:
     ts = np.datetime64(start).astype("datetime64[us]").astype(np.int64) + (
         cat["created_off"] * 86400 * _US
     ).astype(np.int64)
-    comments = np.array(
-        [
-            "",
-            "Blocks our rollout",
-            "Asked again in QBR",
-            "Competitor has it",
-            "Would pay more for this",
-        ],
-        dtype=object,
+    # the draw that once chose a fixed comment stays, so later draws are unchanged
+    rng.choice(5, m, p=[0.8, 0.05, 0.05, 0.05, 0.05])
+    linked_idx = fb.LINKED_FEATURE["feature_index"]
+    linked = np.isin(cat["feature"], [catalogue["keys"][a][linked_idx] for a in areas])
+    days = np.datetime64(start) + cat["created_off"].astype(int).astype("timedelta64[D]")
+    c = fb.comments(
+        text_rng,
+        np.full(m, "request"),
+        days,
+        emerge_start=emerge,
+        rate=fb.REQUEST_COMMENT_RATE,
+        linked=linked,
     )
-    c = rng.choice(len(comments), m, p=[0.8, 0.05, 0.05, 0.05, 0.05])
+    ids = np.char.add("fr-", np.char.zfill(np.arange(1, m + 1).astype(str), 7))
     tbl = pa.table(
         {
-            "request_id": np.char.add("fr-", np.char.zfill(np.arange(1, m + 1).astype(str), 7)),
+            "request_id": ids,
             "account_id": cat["account_id"],
             "feature": cat["feature"],
             "created_at": pa.array(ts, type=pa.timestamp("us")),
             "source": np.array(_SOURCES)[cat["source"]],
             "importance": cat["importance"].astype(np.int32),
-            "comment": pa.array(comments[c], mask=c == 0),
+            "comment": pa.array(c.text.tolist(), type=pa.string()),
         }
     )
     con.register("fr_df", tbl)
     con.execute("INSERT INTO feature_requests SELECT * FROM fr_df ORDER BY created_at")
     con.unregister("fr_df")
+    keep = c.planted != ""
+    return dict(zip(ids[keep].tolist(), c.planted[keep].tolist(), strict=True))
 
 
-def _nps(con, rng, acc, start, end) -> None:
+def _nps(con, rng, acc, start, end, text_rng, emerge) -> dict:
     """Quarterly NPS waves; scores follow the persona, fading accounts sour over time."""
     span = (end - start).days
     waves = [
@@ -696,29 +732,36 @@ def _nps(con, rng, acc, start, end) -> None:
         parts.append((who, user, ts, score))
     who = np.concatenate([p[0] for p in parts])
     m = len(who)
-    comments = np.array(
-        ["", "Love it", "Too slow lately", "Support was great", "Missing features we need"],
-        dtype=object,
+    # the draw that once chose a fixed comment stays, so later draws are unchanged
+    rng.choice(5, m, p=[0.75, 0.07, 0.06, 0.06, 0.06])
+    scores = np.concatenate([p[3] for p in parts])
+    stamps = np.concatenate([p[2] for p in parts])
+    c = fb.comments(
+        text_rng,
+        fb.categories(scores),
+        stamps.astype("datetime64[us]").astype("datetime64[D]"),
+        emerge_start=emerge,
+        rate=fb.NPS_COMMENT_RATE,
     )
-    c = rng.choice(len(comments), m, p=[0.75, 0.07, 0.06, 0.06, 0.06])
+    response_ids = np.char.add("nps-", np.char.zfill(np.arange(1, m + 1).astype(str), 7))
     ids = acc["ids"][who]
     tbl = pa.table(
         {
-            "response_id": np.char.add("nps-", np.char.zfill(np.arange(1, m + 1).astype(str), 7)),
+            "response_id": response_ids,
             "account_id": ids,
             "user_id": np.char.add(
                 np.char.add(ids, "-u"), np.concatenate([p[1] for p in parts]).astype(str)
             ),
-            "submitted_at": pa.array(
-                np.concatenate([p[2] for p in parts]), type=pa.timestamp("us")
-            ),
-            "score": np.concatenate([p[3] for p in parts]),
-            "comment": pa.array(comments[c], mask=c == 0),
+            "submitted_at": pa.array(stamps, type=pa.timestamp("us")),
+            "score": scores,
+            "comment": pa.array(c.text.tolist(), type=pa.string()),
         }
     )
     con.register("nps_df", tbl)
     con.execute("INSERT INTO nps_responses SELECT * FROM nps_df ORDER BY submitted_at")
     con.unregister("nps_df")
+    keep = c.planted != ""
+    return dict(zip(response_ids[keep].tolist(), c.planted[keep].tolist(), strict=True))
 
 
 def _metrics(con, rng, areas, days) -> None:

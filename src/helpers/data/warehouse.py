@@ -9,8 +9,18 @@ A source is one of:
   environment. The URL is never returned, logged or written; :func:`describe` shows
   only the variable's name, and errors are scrubbed (:func:`helpers.secrets.scrub`).
 
+* a source file ``*.source.yaml`` (any ``.yaml``): the company's own data described once —
+  where it is (``path``: any of the above, relative to the file), which of its tables and
+  columns are the contract's (``tables``, ``columns``), how its CSV files write decimals
+  (``csv_decimal``) and how old its newest event may be (``max_age_days``). See
+  docs/data-contract.md, "Bring your own data".
+
 A connection string given as the source itself (a URL, or a libpq keyword string such as
 ``host=db password=...``) is refused without being shown.
+
+Mapped or not, a column whose type is a safe step from the contract's is cast in the
+engine: numeric IDs to text, whole-number floats to integers, and a column with no
+value at all (any type) to the contract's type.
 """
 
 from __future__ import annotations
@@ -67,6 +77,151 @@ def describe(source: str | os.PathLike[str]) -> str:
     return scrub(source)
 
 
+@dataclass(frozen=True)
+class SourceSpec:
+    """How a company's own data maps onto the contract (a source file's content)."""
+
+    tables: dict[str, str] = field(default_factory=dict)  # contract table -> its name there
+    columns: dict[str, str] = field(default_factory=dict)  # "table.column" -> its name there
+    csv_decimal: str = "."
+    max_age_days: int | None = None
+
+
+_SPEC_KEYS = {"path", "tables", "columns", "csv_decimal", "max_age_days"}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,127}$")
+
+
+def _connect_spec(source: str, file: Path) -> Warehouse:
+    """Open the source a source file describes, with its mapping."""
+    import yaml
+
+    where = f"source file {source}"
+    if file.stat().st_size > 64 * 1024:
+        raise DataError(f"{where}: larger than 64 KB")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DataError(f"{where}: not valid YAML ({str(exc).splitlines()[0][:80]})") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"{where}: must be a mapping of keys {sorted(_SPEC_KEYS)}")
+    for key in raw:
+        if key not in _SPEC_KEYS:
+            raise DataError(f"{where}: unknown key `{key}`{did_you_mean(str(key), _SPEC_KEYS)}")
+    target = raw.get("path")
+    if not isinstance(target, str) or not target.strip():
+        raise DataError(f"{where}: key `path` must name a DuckDB file, a folder or env:VARIABLE")
+    if looks_like_connection(target):
+        raise DataError(f"{where}: key `path`: {_CONNECTION_REFUSED}")
+    spec = SourceSpec(
+        tables=_names(raw.get("tables"), where, "tables", TABLES),
+        columns=_names(raw.get("columns"), where, "columns", None),
+        csv_decimal=_decimal(raw.get("csv_decimal", "."), where),
+        max_age_days=_age(raw.get("max_age_days"), where),
+    )
+    if target.startswith("env:"):
+        return _connect_url(target, spec)
+    path = Path(target).expanduser()
+    path = path if path.is_absolute() else (file.parent / path).resolve()
+    if not path.exists():
+        raise DataError(f"{where}: key `path`: no such file or folder {path}")
+    return _open(target, path, spec)
+
+
+def _names(value, where: str, key: str, allowed) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(f"{where}: key `{key}` must map contract names to the source's names")
+    from .contract import CONTRACT
+
+    out = {}
+    for k, v in value.items():
+        k, v = str(k), str(v)
+        if allowed is not None and k not in allowed:
+            raise DataError(
+                f"{where}: key `{key}.{k}`: not a contract table{did_you_mean(k, allowed)}"
+            )
+        if allowed is None:
+            table, _, column = k.partition(".")
+            known = [c.name for c in CONTRACT.get(table, [])]
+            if column not in known:
+                options = [f"{t}.{c.name}" for t, cols in CONTRACT.items() for c in cols]
+                raise DataError(
+                    f"{where}: key `{key}.{k}`: not a contract column (write table.column)"
+                    + did_you_mean(k, options)
+                )
+        if not _NAME.match(v):
+            raise DataError(f"{where}: key `{key}.{k}`: {v[:40]!r} is not a table or column name")
+        out[k] = v
+    return out
+
+
+def _decimal(value, where: str) -> str:
+    if value not in (".", ","):
+        raise DataError(f'{where}: key `csv_decimal` must be "." or ",", not {value!r}')
+    return value
+
+
+def _age(value, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 3650:
+        raise DataError(f"{where}: key `max_age_days` must be a whole number of days, 1 to 3650")
+    return value
+
+
+def _rename(table: str, t, spec: SourceSpec, source: str):
+    """The source's columns under the contract's names (``columns:`` of a source file)."""
+    renames = {}
+    for key, theirs in spec.columns.items():
+        name, _, ours = key.partition(".")
+        if name != table:
+            continue
+        if theirs not in t.columns:
+            raise DataError(
+                f"source {describe(source)}: column `{theirs}` (mapped to {key}) is not in "
+                f"table {spec.tables.get(table, table)}{did_you_mean(theirs, t.columns)}; "
+                f"its columns: {', '.join(t.columns[:12])}"
+            )
+        renames[ours] = theirs
+    return t.rename(renames) if renames else t
+
+
+def _safe_casts(table: str, t):
+    """Cast columns whose type is one safe step from the contract's (see the module)."""
+    from .contract import CONTRACT
+
+    target = {
+        "string": "string",
+        "date": "date",
+        "timestamp": "timestamp",
+        "integer": "int64",
+        "float": "float64",
+    }
+    schema = t.schema()
+    checks, casts = {}, {}
+    for col in CONTRACT.get(table, []):
+        if col.name not in schema:
+            continue
+        typ = schema[col.name]
+        if col.kind == "string" and typ.is_integer():
+            casts[col.name] = "string"  # numeric IDs
+        elif col.kind == "integer" and typ.is_floating():
+            checks[f"frac:{col.name}"] = (t[col.name] != t[col.name].round()).sum()
+        elif col.kind != "string" and (typ.is_null() or typ.is_string()):
+            checks[f"n:{col.name}"] = t[col.name].count()
+    if checks:
+        row = t.aggregate(**checks).to_pyarrow().to_pylist()[0]
+        for alias, n in row.items():
+            kind, name = alias.split(":", 1)
+            if not n:  # no fractional value / no value at all
+                kinds = {c.name: c.kind for c in CONTRACT[table]}
+                casts[name] = target[kinds[name]]
+    if not casts:
+        return t
+    return t.mutate(**{name: t[name].cast(to) for name, to in casts.items()})
+
+
 @dataclass
 class Warehouse:
     """An open source: Ibis tables by contract name, plus a few cheap facts about them."""
@@ -74,6 +229,10 @@ class Warehouse:
     source: str
     con: Any
     tables: dict[str, Any] = field(default_factory=dict)
+    #: tables or files the source holds that map to no contract table (for hints)
+    unmapped: list[str] = field(default_factory=list)
+    #: the newest event may be at most this many days old (a source file's ``max_age_days``)
+    max_age_days: int | None = None
 
     def has(self, name: str) -> bool:
         return name in self.tables
@@ -157,11 +316,18 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
     if looks_like_connection(source):
         raise DataError(f"source: {_CONNECTION_REFUSED}")
     path = paths.resolve(source)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return _connect_spec(source, path)
+    return _open(source, path, SourceSpec())
+
+
+def _open(source: str, path: Path, spec: SourceSpec) -> Warehouse:
     if path.is_dir():
-        return _connect_folder(source, path)
+        return _connect_folder(source, path, spec)
     if not path.exists():
         hint = " (build it with `workbook demo-data`)" if path == paths.default_warehouse() else ""
-        raise DataError(f"source {source}: no such file or folder{hint}")
+        tried = f" (looked for {path})" if str(path) != source else ""
+        raise DataError(f"source {source}: no such file or folder{tried}{hint}")
     try:
         con = ibis.duckdb.connect(str(path), read_only=True)
         _bound_memory(con)
@@ -171,7 +337,17 @@ def connect(source: str | os.PathLike[str] | None = None) -> Warehouse:
             f"source {source}: cannot be opened as a DuckDB database "
             f"({str(exc).splitlines()[0][:120]})"
         ) from None
-    return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
+    return _warehouse(source, con, _pick(con, names, spec), spec, names)
+
+
+def _pick(con, names: list[str], spec: SourceSpec) -> dict[str, Any]:
+    """The contract's tables among ``names``, through the spec's table mapping."""
+    out = {}
+    for table in TABLES:
+        name = spec.tables.get(table, table)
+        if name in names:
+            out[table] = con.table(name)
+    return out
 
 
 def _bound_memory(con) -> None:
@@ -192,7 +368,8 @@ def _bound_memory(con) -> None:
     con.raw_sql(f"SET temp_directory = '{spill}'")
 
 
-def _connect_url(source: str) -> Warehouse:
+def _connect_url(source: str, spec: SourceSpec | None = None) -> Warehouse:
+    spec = spec or SourceSpec()
     var = source[4:]
     if not ENV_NAME.match(var):
         raise DataError(
@@ -210,14 +387,16 @@ def _connect_url(source: str) -> Warehouse:
         text = scrub(str(exc), url, fragments=True) if str(exc) else ""
         first = text.splitlines()[0][:160] if text.strip() else type(exc).__name__
         raise DataError(f"source {describe(source)}: cannot connect ({first})") from None
-    return _warehouse(source, con, {n: con.table(n) for n in names if n in TABLES})
+    return _warehouse(source, con, _pick(con, names, spec), spec, names)
 
 
-def _connect_folder(source: str, folder: Path) -> Warehouse:
+def _connect_folder(source: str, folder: Path, spec: SourceSpec | None = None) -> Warehouse:
+    spec = spec or SourceSpec()
     con = ibis.duckdb.connect()
     _bound_memory(con)
     tables = {}
-    for name in TABLES:
+    for table in TABLES:
+        name = spec.tables.get(table, table)
         candidates = [folder / f"{name}.parquet", folder / name, folder / f"{name}.csv"]
         for c in candidates:
             if c.is_dir() and any(c.glob("*.parquet")):
@@ -225,11 +404,17 @@ def _connect_folder(source: str, folder: Path) -> Warehouse:
             elif c.is_file() and c.suffix == ".parquet":
                 kind, read, target = "Parquet", con.read_parquet, str(c)
             elif c.is_file() and c.suffix == ".csv":
-                kind, read, target = "CSV", con.read_csv, str(c)
+                kind, target = "CSV", str(c)
+
+                def read(target, table_name, _sep=spec.csv_decimal):
+                    if _sep == ".":
+                        return con.read_csv(target, table_name=table_name)
+                    return con.read_csv(target, table_name=table_name, decimal_separator=_sep)
+
             else:
                 continue
             try:
-                tables[name] = read(target, table_name=name)
+                tables[table] = read(target, table_name=table)
             except Exception as exc:  # a file that is not what its name says: one line
                 first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
                 raise DataError(
@@ -237,16 +422,27 @@ def _connect_folder(source: str, folder: Path) -> Warehouse:
                     f"({first or type(exc).__name__})"
                 ) from None
             break
+    found = sorted(
+        {p.stem for p in folder.iterdir() if p.suffix in (".parquet", ".csv") or p.is_dir()}
+    )
     if not tables:
+        also = f"; it holds: {', '.join(found[:10])}" if found else ""
         raise DataError(
-            f"source {source}: the folder holds none of the tables "
-            f"({', '.join(t + '.parquet|.csv' for t in TABLES[:2])}, …)"
+            f"source {source}: the folder {folder} holds none of the tables "
+            f"({', '.join(t + '.parquet|.csv' for t in TABLES[:2])}, …){also}"
         )
-    return _warehouse(source, con, tables)
+    return _warehouse(source, con, tables, spec, found)
 
 
-def _warehouse(source: str, con, tables: dict[str, Any]) -> Warehouse:
-    """Map the tables, with time-zone-aware timestamps turned into naive UTC.
+def _warehouse(
+    source: str,
+    con,
+    tables: dict[str, Any],
+    spec: SourceSpec | None = None,
+    names: list[str] | None = None,
+) -> Warehouse:
+    """Map the tables and columns, with safe casts and time-zone-aware timestamps turned
+    into naive UTC.
 
     The contract's timestamps are UTC without a zone; a source that stores them with
     one (TIMESTAMPTZ) is converted in the engine, in a session set to UTC, so every
@@ -259,7 +455,16 @@ def _warehouse(source: str, con, tables: dict[str, Any]) -> Warehouse:
     ):
         with contextlib.suppress(Exception):  # engines without session time zones
             con.raw_sql("SET TimeZone = 'UTC'")
-    return Warehouse(source, con, {n: _utc_naive(t) for n, t in tables.items()})
+    spec = spec or SourceSpec()
+    used = {spec.tables.get(t, t) for t in tables}
+    mapped = {n: _safe_casts(n, _rename(n, t, spec, source)) for n, t in tables.items()}
+    return Warehouse(
+        source,
+        con,
+        {n: _utc_naive(t) for n, t in mapped.items()},
+        unmapped=sorted(set(names or []) - used - set(TABLES)),
+        max_age_days=spec.max_age_days,
+    )
 
 
 def _utc_naive(t):

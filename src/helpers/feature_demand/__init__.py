@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from .load import SEGMENT_COLUMNS, DemandData, check_features, load_demand
-from .report import DemandReport, demand_report
+from .load import SEGMENT_COLUMNS, DemandData, base_counts, check_features, load_demand
+from .report import DemandReport, demand_report, segmentation_window
 from .result import DemandResult, compare_demand
-from .stats import EXACT_BELOW, WEIGHTINGS, Comparison, compare, mcnemar_pairs, wilson_shares
+from .stats import (
+    WEIGHTINGS,
+    Comparison,
+    compare,
+    concentration,
+    mcnemar_pairs,
+    paired_tests,
+    tango_interval,
+    tango_z,
+    wilson_shares,
+)
 from .usage import adoption, adoption_curve
 
 __all__ = [
     "DemandReport",
     "demand_report",
-    "EXACT_BELOW",
     "SEGMENT_COLUMNS",
     "WEIGHTINGS",
     "Comparison",
@@ -19,10 +28,16 @@ __all__ = [
     "DemandResult",
     "adoption",
     "adoption_curve",
+    "base_counts",
     "check_features",
     "compare",
     "compare_demand",
+    "concentration",
     "load_demand",
     "mcnemar_pairs",
+    "paired_tests",
+    "segmentation_window",
+    "tango_interval",
+    "tango_z",
     "wilson_shares",
 ]

@@ -1,4 +1,4 @@
-"""Inputs of feature demand: the feature catalogue, active accounts and requests per account."""
+"""Inputs of feature demand: the feature catalogue, the team's accounts and requests per account."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import Warehouse
+from ..data.accounts import team_accounts, window
 from ..errors import MissingSegmentationError, WorkbookError, check_choice, did_you_mean
 from ..results import read_assignments
 
-__all__ = ["SEGMENT_COLUMNS", "SOURCES", "DemandData", "check_features", "load_demand"]
+__all__ = [
+    "SEGMENT_COLUMNS",
+    "SOURCES",
+    "DemandData",
+    "base_counts",
+    "check_features",
+    "load_demand",
+]
 
 #: Segment dimensions of the breakdown; ``segment`` reads the latest segmentation run.
 SEGMENT_COLUMNS = ["plan", "region", "industry", "segment"]
@@ -72,27 +80,41 @@ def check_features(wh: Warehouse, product_area: str, features: list[str]) -> Non
 
 
 def _window(as_of: dt.date, window_days: int) -> tuple[dt.datetime, dt.datetime]:
-    end = dt.datetime.combine(as_of, dt.time()) + dt.timedelta(days=1)
-    return end - dt.timedelta(days=window_days), end
+    return window(as_of, window_days)
 
 
-def _active_accounts(wh: Warehouse, product_area: str, t0: dt.datetime, t1: dt.datetime):
-    """Ibis: accounts with an event in the area in the window and not churned before it."""
-    ev = wh.table("events")
-    used = ev.filter(ev.product_area == product_area, ev.ts >= t0, ev.ts < t1)
-    used = used.select("account_id").distinct()
-    acc = wh.table("accounts")
-    acc = acc.filter(acc.churned_at.isnull() | (acc.churned_at >= t0.date()))
-    return acc.semi_join(used, "account_id")
+def _team(wh: Warehouse, product_area: str, as_of: dt.date, window_days: int):
+    """Ibis: the team's accounts (one definition: :func:`helpers.data.accounts.team_accounts`)."""
+    return team_accounts(
+        wh.table("events"),
+        wh.table("accounts"),
+        product_area=product_area,
+        as_of=as_of,
+        window_days=window_days,
+    )
+
+
+def base_counts(wh: Warehouse, product_area: str, as_of: dt.date, window_days: int) -> dict:
+    """The team's accounts over a window: ``{"window_days", "current", "churned"}``."""
+    t = _team(wh, product_area, as_of, window_days)
+    rows = t.group_by("status").aggregate(n=t.count()).to_pyarrow().to_pylist()
+    got = {r["status"]: int(r["n"]) for r in rows}
+    return {
+        "window_days": window_days,
+        "current": got.get("active", 0),
+        "churned": got.get("churned", 0),
+    }
 
 
 @dataclass
 class DemandData:
     """The small per-account frames an analysis needs, brought from the engine.
 
-    ``accounts`` holds one row per active account (the denominator) with ``segment``;
-    ``asked`` and ``importance`` are account × feature matrices (asked at least once;
-    highest importance 0–3 of the account's requests, 0 when it did not ask).
+    ``accounts`` holds one row per account of the team (the denominator: accounts with
+    activity in the area in the window, churned ones included, ``status`` saying which)
+    with ``segment`` and ``last_ts``; ``asked`` and ``importance`` are account × feature
+    matrices (asked at least once; highest importance 0–3 of the account's requests, 0
+    when it did not ask). ``over_time`` marks periods cut by the window (``complete``).
     """
 
     product_area: str
@@ -110,6 +132,8 @@ class DemandData:
     over_time: pd.DataFrame
     outside_accounts: int = 0
     notes: list[str] = field(default_factory=list)
+    window_days: int = 365
+    other_base: dict | None = None
 
     @property
     def n_requests(self) -> int:
@@ -135,7 +159,8 @@ def load_demand(
     wh
         The open warehouse.
     product_area
-        The team's product area; its active accounts are the denominator.
+        The team's product area; its accounts (activity in the area in the window,
+        :func:`helpers.data.accounts.team_accounts`) are the denominator.
     features
         Two or more features of the area (checked with :func:`check_features`).
     as_of
@@ -165,9 +190,12 @@ def load_demand(
     t0, t1 = _window(as_of, window_days)
     notes: list[str] = []
 
-    pop = _active_accounts(wh, product_area, t0, t1)
-    accounts = pop.select("account_id", "plan", "region", "industry", "arr", "seats").to_pandas()
+    pop = _team(wh, product_area, as_of, window_days)
+    accounts = pop.select(
+        "account_id", "plan", "region", "industry", "arr", "seats", "status", "last_ts"
+    ).to_pandas()
     accounts = accounts.sort_values("account_id", ignore_index=True)
+    accounts["status"] = accounts["status"].astype(str)
     accounts["arr"] = accounts["arr"].astype(float).fillna(0.0)
     accounts["seats"] = accounts["seats"].astype(float).fillna(0.0)
     used_by = segment_by
@@ -217,6 +245,10 @@ def load_demand(
         .to_pandas()
         .sort_values(["feature", "period"], ignore_index=True)
     )
+    # a period the window cuts (the current month, the first one) is not comparable
+    start = pd.to_datetime(over_time["period"])
+    nxt = start + (pd.DateOffset(months=1) if grain == "M" else pd.Timedelta(days=7))
+    over_time["complete"] = (start >= pd.Timestamp(t0)) & (nxt <= pd.Timestamp(t1))
 
     index = pd.Index(accounts["account_id"], name="account_id")
     cols = pd.Index(features, name="feature")
@@ -232,8 +264,12 @@ def load_demand(
     if outside:
         notes.append(
             f"{outside} requesting account(s) had no activity in {product_area} in the window "
-            "(or had churned) and are not counted: demand is a share of active accounts."
+            "and are not counted: demand is a share of the team's accounts."
         )
+    notes.append(
+        "Plan, region, industry, ARR and seats are each account's values today (the data "
+        "keep no history of them), also for requests made earlier in the window."
+    )
     return DemandData(
         product_area=product_area,
         features=list(features),
@@ -250,4 +286,5 @@ def load_demand(
         over_time=over_time,
         outside_accounts=int(outside or 0),
         notes=notes,
+        window_days=window_days,
     )

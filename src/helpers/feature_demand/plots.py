@@ -12,12 +12,16 @@ __all__ = ["adoption_curve_figure", "requests_over_time", "segment_heatmap", "sh
 
 
 def shares_figure(result: DemandResult):
-    """Share of active accounts (Wilson interval) and of active ARR (bootstrap) per feature."""
+    """Share of the team's accounts (Wilson interval) and of its ARR (bootstrap) per feature.
+
+    The intervals' level follows ``alpha`` (1 − alpha, before correction).
+    """
     t = result.table()
+    level = f"{100 * (1 - result.overall.alpha):.3g}%"
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(t) + 1.8), sharey=True)
     panels = [
-        ("share", "share_lo", "share_hi", "Share of active accounts (Wilson 95% CI)"),
-        ("arr_share", "arr_lo", "arr_hi", "Share of active ARR (bootstrap 95% CI)"),
+        ("share", "share_lo", "share_hi", f"Share of the team's accounts (Wilson {level} CI)"),
+        ("arr_share", "arr_lo", "arr_hi", f"Share of the team's ARR (bootstrap {level} CI)"),
     ]
     y = range(len(t))
     for ax, (col, lo, hi, title) in zip(axes, panels, strict=True):
@@ -49,7 +53,7 @@ def segment_heatmap(result: DemandResult):
     grid.index = [f"{i} (n={n[i]:,})" for i in grid.index]
     fig, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 2.5, 0.55 * grid.shape[0] + 1.5))
     sns.heatmap(grid * 100, annot=True, fmt=".1f", cmap="Blues", cbar_kws={"label": "%"}, ax=ax)
-    ax.set_title(f"Share of active accounts asking, by {result.data.segment_by} (%)")
+    ax.set_title(f"Share of the team's accounts asking, by {result.data.segment_by} (%)")
     ax.set_xlabel("")
     ax.set_ylabel("")
     fig.tight_layout()
@@ -57,16 +61,26 @@ def segment_heatmap(result: DemandResult):
 
 
 def requests_over_time(result: DemandResult):
-    """Requests per period and feature over the window."""
+    """Requests per period and feature over the window: whole periods only.
+
+    A period the window cuts (the current month, the first one) would read as a drop
+    or a jump; it is left out and the title says so.
+    """
     t = result.data.over_time.assign(name=lambda f: f.feature.map(result.data.names))
+    cut = 0
+    if "complete" in t:
+        cut = t.loc[~t["complete"], "period"].nunique()
+        t = t[t["complete"]]
     fig, ax = plt.subplots(figsize=(10, 3.8))
     if t.empty:
-        ax.text(0.5, 0.5, "No requests in the window", ha="center", va="center")
+        ax.text(0.5, 0.5, "No requests in a whole period of the window", ha="center", va="center")
         ax.set_axis_off()
         return fig
     t["period"] = pd.to_datetime(t["period"])
     sns.lineplot(t, x="period", y="requests", hue="name", marker="o", ax=ax)
-    ax.set_title("Requests over time")
+    ax.set_title(
+        "Requests over time" + (f" (whole periods only: {cut} partial left out)" if cut else "")
+    )
     ax.set_xlabel("")
     ax.legend(title="")
     fig.tight_layout()
@@ -83,7 +97,7 @@ def adoption_curve_figure(curve: pd.DataFrame):
     sns.lineplot(
         curve.assign(pct=curve.adoption * 100), x="weeks_since_release", y="pct", hue="name", ax=ax
     )
-    ax.set_title("Adoption since release (share of active accounts that have used it)")
+    ax.set_title("Adoption since release (share of the accounts active since, that used it)")
     ax.set_xlabel("weeks since release")
     ax.set_ylabel("%")
     ax.legend(title="")

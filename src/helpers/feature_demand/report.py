@@ -9,11 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import Warehouse
-from .load import DemandData, load_demand
+from ..paths import TeamFolder
+from ..results import read_answer
+from .load import DemandData, base_counts, load_demand
 from .result import DemandResult, compare_demand
 from .usage import adoption, adoption_curve
 
-__all__ = ["DemandReport", "demand_report"]
+__all__ = ["DemandReport", "demand_report", "segmentation_window"]
 
 
 @dataclass
@@ -41,6 +43,7 @@ class DemandReport:
                 "segments": r.segments,
                 "segment_pairs": r.segment_pairs,
                 "reversals": r.reversals,
+                "drivers": r.drivers,
             }
         out |= {"requests_by_source": d.by_source, "requests_over_time": d.over_time}
         out |= {"adoption": self.adoption, "adoption_curve": self.curve}
@@ -71,6 +74,9 @@ def demand_report(
     Usage is shown for the compared features that are released; when none is, for the
     area's released features, as context (``adoption_note`` says so). The adoption
     curve follows the features released within the window (else the first three).
+    The answer states its base (the team's accounts over ``window_days``) beside the
+    customer segmentation's (the same definition over its window: the one recorded
+    for the team in this run or its latest, else the params' default).
     """
     data = load_demand(
         wh,
@@ -83,18 +89,44 @@ def demand_report(
         team=team,
         run_dir=run_dir,
     )
+    seg_days = segmentation_window(team or product_area, run_dir)
+    data.other_base = base_counts(wh, product_area, as_of, seg_days)
     result = compare_demand(
         data, weighting=weighting, alpha=alpha, bootstrap_runs=bootstrap_runs, seed=seed
     )
-    used = adoption(wh, product_area, as_of=as_of, window_days=window_days, features=features)
+    used = adoption(
+        wh, product_area, as_of=as_of, window_days=window_days, features=features, alpha=alpha
+    )
     note = None
     if used.empty:
         note = (
             "None of the compared features is released yet; for context, the released "
             f"features of {product_area}:"
         )
-        used = adoption(wh, product_area, as_of=as_of, window_days=window_days)
+        used = adoption(wh, product_area, as_of=as_of, window_days=window_days, alpha=alpha)
     recent = used.loc[pd.to_datetime(used.released_at) >= pd.Timestamp(data.start), "feature"]
     chosen = recent.tolist() or used.feature.head(3).tolist()
     curve = adoption_curve(wh, product_area, chosen, as_of=as_of, window_days=window_days)
     return DemandReport(data, result, used, note, curve)
+
+
+def segmentation_window(team: str, run_dir: str | Path | None = None) -> int:
+    """The customer segmentation's window for the team, in days.
+
+    The one recorded with its answer in this run (``run_dir``), else in the team's
+    ``latest`` run, else the params' default ``lookback_days``.
+    """
+    from ..params import CustomerSegmentation
+
+    runs = [Path(run_dir)] if run_dir else []
+    latest = TeamFolder(team).latest() if team else None
+    if latest is not None:
+        runs.append(latest.path)
+    for run in runs:
+        try:
+            days = read_answer(run, "customer_segmentation").get("facts", {}).get("window_days")
+        except (OSError, ValueError):
+            continue
+        if isinstance(days, int) and days > 0:
+            return days
+    return CustomerSegmentation().lookback_days

@@ -1,4 +1,5 @@
-"""Usage-based demand: adoption of released features and their weekly adoption curves."""
+"""Usage-based demand: adoption of released features (each against the accounts that could
+use it) and their weekly adoption curves."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from ..data import Warehouse
-from .load import _active_accounts, _catalogue, _window
+from .load import _catalogue, _team, _window
 
 __all__ = ["adoption", "adoption_curve"]
 
@@ -23,12 +24,17 @@ def adoption(
     features: list[str] | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Usage-based demand: share of active accounts that used each released feature.
+    """Usage-based demand: share of the team's accounts that used each released feature.
+
+    Features released on different dates are compared fairly: each feature's
+    denominator is the team's accounts (activity in the area in the window) that were
+    active on or after the day it became available in the window (its release, or the
+    window's start), so an account seen only before a release never counts against it.
 
     Parameters
     ----------
     wh, product_area, as_of, window_days
-        As for :func:`load_demand`; the denominator is the same active accounts.
+        As for :func:`load_demand`.
     features
         Restrict to these features (only released ones are kept); default every
         released feature of the area.
@@ -38,8 +44,9 @@ def adoption(
     Returns
     -------
     DataFrame
-        ``feature, name, released_at, adopting_accounts, active_accounts, adoption,
-        adoption_lo, adoption_hi`` (empty when no feature is released).
+        ``feature, name, released_at, available_from, exposure_days, adopting_accounts,
+        active_accounts, adoption, adoption_lo, adoption_hi`` (empty when no feature is
+        released); ``active_accounts`` is the feature's own denominator.
     """
     t0, t1 = _window(as_of, window_days)
     cat = _released(wh, product_area, as_of, features)
@@ -47,6 +54,8 @@ def adoption(
         "feature",
         "name",
         "released_at",
+        "available_from",
+        "exposure_days",
         "adopting_accounts",
         "active_accounts",
         "adoption",
@@ -55,8 +64,8 @@ def adoption(
     ]
     if cat.empty:
         return pd.DataFrame(columns=cols)
-    pop = _active_accounts(wh, product_area, t0, t1)
-    n = int(pop.count().to_pyarrow().as_py())
+    pop = _team(wh, product_area, as_of, window_days)
+    last = pop.select("account_id", "last_ts").to_pandas()
     ev = wh.table("events")
     used = ev.filter(
         ev.product_area == product_area,
@@ -68,17 +77,24 @@ def adoption(
     counts = counts.to_pandas()
     out = cat.merge(counts, on="feature", how="left")
     out["adopting_accounts"] = out["adopting_accounts"].fillna(0).astype(int)
-    out["active_accounts"] = n
-    if n:
-        out["adoption"] = out["adopting_accounts"] / n
-        lo, hi = proportion_confint(
-            out["adopting_accounts"].to_numpy(), n, alpha=alpha, method="wilson"
-        )
-    else:
-        out["adoption"] = np.nan
-        lo = hi = np.full(len(out), np.nan)
-    out["adoption_lo"], out["adoption_hi"] = lo, hi
+    out["available_from"] = _available_from(out["released_at"], t0)
+    out["exposure_days"] = (pd.Timestamp(t1) - out["available_from"]).dt.days
+    seen = pd.to_datetime(last["last_ts"])
+    out["active_accounts"] = [int((seen >= since).sum()) for since in out["available_from"]]
+    n = out["active_accounts"].to_numpy()
+    k = out["adopting_accounts"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["adoption"] = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
+    lo, hi = proportion_confint(k, np.maximum(n, 1), alpha=alpha, method="wilson")
+    out["adoption_lo"] = np.where(n > 0, lo, np.nan)
+    out["adoption_hi"] = np.where(n > 0, hi, np.nan)
     return out[cols].sort_values("adoption", ascending=False, ignore_index=True)
+
+
+def _available_from(released_at: pd.Series, t0: dt.datetime) -> pd.Series:
+    """The first day a feature could be used in the window: its release or the window's start."""
+    rel = pd.to_datetime(released_at)
+    return rel.where(rel > pd.Timestamp(t0), pd.Timestamp(t0))
 
 
 def _released(
@@ -102,10 +118,12 @@ def adoption_curve(
     as_of: dt.date,
     window_days: int = 365,
 ) -> pd.DataFrame:
-    """Weekly adoption since release: cumulative share of active accounts that have used it.
+    """Weekly adoption since release: cumulative share of the accounts that could use it.
 
     First use per account and feature, and the weekly counts of new adopters, are
-    computed in the engine; only one row per feature and week comes back.
+    computed in the engine; only one row per feature and week comes back. Each
+    feature's denominator is the team's accounts active on or after its availability
+    in the window (as in :func:`adoption`).
 
     Returns
     -------
@@ -126,8 +144,8 @@ def adoption_curve(
     if cat.empty:
         return pd.DataFrame(columns=cols)
     t0, t1 = _window(as_of, window_days)
-    pop = _active_accounts(wh, product_area, t0, t1)
-    n = int(pop.count().to_pyarrow().as_py())
+    pop = _team(wh, product_area, as_of, window_days)
+    seen = pd.to_datetime(pop.select("last_ts").to_pandas()["last_ts"])
     ft = wh.table("features").filter(lambda t: t.feature.isin(cat.feature.tolist()))
     ft = ft.select("feature", "released_at")
     ev = wh.table("events")
@@ -145,6 +163,8 @@ def adoption_curve(
         w = weekly[weekly.feature == f.feature].set_index("week")["new_adopters"]
         w.index = pd.to_datetime(w.index)
         new = w.reindex(weeks, fill_value=0).astype(int)
+        since = max(rel, pd.Timestamp(t0))
+        n = int((seen >= since).sum())
         frame = pd.DataFrame(
             {
                 "feature": f.feature,

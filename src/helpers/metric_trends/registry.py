@@ -1,4 +1,5 @@
-"""The metric registry: ``metrics.yaml`` beside this file, light to import for the runner's check."""
+"""The metric registry: ``metrics.yaml`` beside this file, plus the project's own
+``params/metrics.yaml`` (added or overriding entries); light to import for the runner."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from ..errors import WorkbookError, did_you_mean
 
 __all__ = [
     "check_metric_feature",
+    "check_metric_source",
+    "project_registry_file",
     "GRAINS",
     "MetricSpec",
     "check_metric",
@@ -100,11 +103,34 @@ def _spec(name: str, entry: dict[str, Any], where_from: str) -> MetricSpec:
     )
 
 
+def project_registry_file() -> Path:
+    """The project's own metrics, ``params/metrics.yaml`` (it may not exist)."""
+    from .. import paths
+
+    return paths.params_dir() / "metrics.yaml"
+
+
 @functools.cache
+def _read(path: Path, stamp: tuple[int, int]) -> dict[str, MetricSpec]:
+    del stamp  # part of the cache key only: an edited file is read again
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise WorkbookError(f"{path.name}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise WorkbookError(f"{path.name}: must map metric names to their fields")
+    where = "params/metrics.yaml" if path != _REGISTRY_FILE else _REGISTRY_FILE.name
+    return {str(name): _spec(str(name), entry, where) for name, entry in data.items()}
+
+
 def registry() -> dict[str, MetricSpec]:
-    """Every metric of ``metrics.yaml`` by name."""
-    data = yaml.safe_load(_REGISTRY_FILE.read_text(encoding="utf-8")) or {}
-    return {name: _spec(name, entry, _REGISTRY_FILE.name) for name, entry in data.items()}
+    """Every metric by name: the built-in ``metrics.yaml``, then ``params/metrics.yaml``."""
+    out = {}
+    for path in (_REGISTRY_FILE, project_registry_file()):
+        if path.is_file():
+            st = path.stat()
+            out.update(_read(path, (st.st_mtime_ns, st.st_size)))
+    return out
 
 
 def _table_metrics(wh, product_area: str | None) -> list[str]:
@@ -197,3 +223,48 @@ def check_metric_feature(wh, feature, product_area, spec) -> None:
             + did_you_mean(feature, options)
             + f"; features: {', '.join(options)}"
         )
+
+
+def check_metric_source(wh, spec: MetricSpec, feature: str | None = None) -> list[str]:
+    """Check a metric's table and columns against the source before any kernel starts.
+
+    Raises a one-line error naming the metric and the nearest column for a column the
+    table lacks; returns warnings (a filter that matches no row: the series would be flat 0).
+    """
+    if not wh.has(spec.table):
+        raise WorkbookError(
+            f"metric `{spec.name}` reads table `{spec.table}`, which the source lacks"
+        )
+    t = wh.table(spec.table)
+    columns = list(t.columns)
+    parts = {"time": spec.time, "column": spec.column}
+    parts |= {f"where.{k}": k for k in spec.where}
+    if spec.denominator:
+        parts["denominator.column"] = spec.denominator.get("column")
+        parts |= {f"denominator.where.{k}": k for k in (spec.denominator.get("where") or {})}
+    for field_name, column in parts.items():
+        if (
+            column
+            and column not in columns
+            and not (spec.aggregation == "account_sum" and field_name == "column")
+        ):
+            raise WorkbookError(
+                f"metric `{spec.name}`: field `{field_name}` names column `{column}`, which "
+                f"table `{spec.table}` lacks{did_you_mean(column, columns)}; its columns: "
+                + ", ".join(columns)
+            )
+    warnings = []
+    if spec.where:
+        cond = None
+        for k, v in spec.where.items():
+            v = feature if v == "{feature}" else v
+            if v is None:
+                continue
+            c = t[k].isin(list(v)) if isinstance(v, list) else t[k] == v
+            cond = c if cond is None else cond & c
+        if cond is not None and not int(t.filter(cond).count().to_pyarrow().as_py()):
+            warnings.append(
+                f"metric `{spec.name}`: its filter {spec.where} matches no row of table "
+                f"`{spec.table}`: the series would be all zeros"
+            )
+    return warnings

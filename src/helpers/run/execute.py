@@ -21,10 +21,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict
 
 from .. import paths
-from ..errors import WorkbookError, did_you_mean
+from ..errors import LockedError, WorkbookError, did_you_mean
 from ..params import NOTEBOOKS
 from ..paths import RunFolder, TeamFolder
 from ..secrets import scrub
+from .carry import CARRIED, carry_over, with_carried
 from .kernels import execute_job, worker_init
 from .lock import TeamLock
 from .plan import plan
@@ -52,8 +53,12 @@ def run(
     force: bool = False,
     retry_failed: bool = False,
     on_event: Callable[..., None] | None = None,
+    wait_s: float = 0.0,
 ) -> list[JobResult]:
     """Run the selected teams' notebooks; return one result per (team, notebook).
+
+    A team another process is running for the same date waits up to ``wait_s`` seconds,
+    then is reported as locked.
 
     Invalid teams fail at once with their message and no kernel; the others run,
     ``jobs`` notebooks at a time, each in its own kernel. Files are written under the
@@ -62,7 +67,7 @@ def run(
     mask = run_umask()
     previous_mask = os.umask(mask)  # inherited by the worker processes and their kernels
     try:
-        return _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event)
+        return _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event, wait_s)
     finally:
         os.umask(previous_mask)
 
@@ -78,7 +83,9 @@ def run_umask() -> int:
     return int(text.removeprefix("0o"), 8)
 
 
-def _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event) -> list[JobResult]:
+def _run(
+    teams, notebooks, as_of, jobs, force, retry_failed, on_event, wait_s=0.0
+) -> list[JobResult]:
     notify = on_event or (lambda *a: None)
     if notebooks:
         for n in notebooks:
@@ -94,7 +101,7 @@ def _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event) -> list[J
     for tr in planned:
         if tr.error:
             error = scrub(tr.error)
-            results.append(JobResult(tr.team, "-", "failed", error=error))
+            results.append(JobResult(tr.team, "-", "failed", error=error, kind="invalid"))
             notify("error", tr.team, "-", error)
             continue
         if not tr.todo:
@@ -102,11 +109,12 @@ def _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event) -> list[J
                 results.append(JobResult(tr.team, n, "up to date", output=str(prev.notebook(n))))
                 notify("done", tr.team, n, "up to date")
             continue
-        tr.lock = lock = TeamLock(tr.team, tr.as_of)
+        tr.lock = lock = TeamLock(tr.team, tr.as_of, wait_s=wait_s)
         try:
             lock.acquire()
         except WorkbookError as exc:
-            results.append(JobResult(tr.team, "-", "failed", error=scrub(exc)))
+            kind = "locked" if isinstance(exc, LockedError) else None
+            results.append(JobResult(tr.team, "-", "failed", error=scrub(exc), kind=kind))
             notify("error", tr.team, "-", scrub(exc))
             continue
         try:
@@ -130,7 +138,12 @@ def _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event) -> list[J
                 key=tr.keys[n],
             )
             notify("done", tr.team, n, "up to date")
-        write_json(tr.run.manifest, manifest(tr, started, team_results, "running"))
+        # the team's notebooks this run leaves out keep their last good results
+        tr.carried = carry_over(tr, _reuse)
+        for n in tr.carried:
+            notify("done", tr.team, n, CARRIED)
+        running = manifest(tr, started, team_results, "running")
+        write_json(tr.run.manifest, with_carried(running, tr.carried))
         # the contract check already ran: notebooks show it instead of checking again
         write_json(tr.run.data_quality, {"violations": [asdict(v) for v in tr.quality]})
         live.append((tr, started, team_results))
@@ -161,7 +174,8 @@ def _run(teams, notebooks, as_of, jobs, force, retry_failed, on_event) -> list[J
 
 
 def _new_run(team: str, as_of: dt.date) -> RunFolder:
-    run_id = f"{as_of.isoformat()}T{now():%H%M%S}-{uuid.uuid4().hex[:4]}"
+    # named for when the run happened (UTC); its as_of is in the manifest and the dated link
+    run_id = f"{now():%Y-%m-%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
     folder = TeamFolder(team).run(run_id)
     folder.path.mkdir(parents=True)
     return folder
@@ -296,10 +310,28 @@ def _finish_team(tr: TeamRun, started: dt.datetime, team_results: dict[str, JobR
             )
         ok = all(r.status in OK for r in team_results.values())
         status = "succeeded" if ok else "failed"
-        write_json(tr.run.manifest, manifest(tr, started, team_results, status, now()))
         folder = TeamFolder(tr.team)
+        # latest only moves forward: a backfill (an older as_of) keeps today's pages
+        current = folder.latest()
+        current_as_of = (current.read_manifest() or {}).get("as_of") if current else None
+        forward = current_as_of is None or tr.as_of.isoformat() >= str(current_as_of)
+        # the team's own time: from its first notebook's start to its last one's end
+        times = [
+            (r.started_at, r.finished_at)
+            for r in team_results.values()
+            if r.started_at and r.finished_at and not r.reused_from
+        ]
+        began = min((dt.datetime.fromisoformat(a) for a, _ in times), default=started)
+        ended = max((dt.datetime.fromisoformat(b) for _, b in times), default=now())
+        record = manifest(tr, began, team_results, status, ended)
+        record["latest"] = ok and forward
+        if ok and not forward:
+            record["latest_note"] = (
+                f"a backfill: latest stays at the run as of {current_as_of}, which is newer"
+            )
+        write_json(tr.run.manifest, with_carried(record, tr.carried))
         switch_link(folder.dated_link(tr.as_of), tr.run.path)
-        if ok:
+        if ok and forward:
             switch_link(folder.latest_link, tr.run.path)
     finally:
         if tr.lock:

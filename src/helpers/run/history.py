@@ -1,6 +1,6 @@
 """Past runs: the history of every team's runs, the latest good run, and pruning old runs.
 
-``history`` and ``prune`` only look at folders named like a run id (``2026-10-31T061500-1a2b``)
+``history`` and ``prune`` only look at folders named like a run id (``2026-11-26T061500-1a2b``)
 in ``outputs/<team>/runs/``, where ``<team>`` is a team name (the rule of params files) and a
 real folder directly under ``outputs/``; links are never followed, and ``prune`` works
 under the team's lock, so a run being written is never removed.
@@ -22,9 +22,14 @@ from ..secrets import scrub
 from .lock import alive, team_lock
 from .records import OK
 
+#: statuses of a notebook whose results a run holds (carried over: hard links to the
+#: results of an earlier run, see helpers.run.carry)
+HELD = (*OK, "carried over")
+
 __all__ = ["history", "latest_run", "prune"]
 
-#: A run folder's name: ``<as_of>T<HHMMSS>-<hex>`` (see :func:`helpers.run.execute._new_run`).
+#: A run folder's name: when the run started (UTC), ``<YYYY-MM-DD>T<HHMMSS>-<hex>``
+#: (see :func:`helpers.run.execute._new_run`); names sort in the order runs happened.
 RUN_ID = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}-[0-9a-f]{4,32}$")
 _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -104,7 +109,7 @@ def history(team: str | None = None) -> list[dict]:
             if status == "running" and not alive(m.get("pid")):
                 status = "interrupted"
             nbs = m.get("notebooks", [])
-            ok = sum(e.get("status") in OK for e in nbs)
+            ok = sum(e.get("status") in HELD for e in nbs)
             rows.append(
                 {
                     "team": folder.team,
@@ -122,8 +127,11 @@ def history(team: str | None = None) -> list[dict]:
     return rows
 
 
-def prune(keep: int, team: str | None = None) -> list[Path]:
-    """Remove all but the newest ``keep`` runs per team; never ``latest`` or a dated link's run.
+def prune(keep: int, team: str | None = None, *, dry_run: bool = False) -> list[Path]:
+    """Remove all but the newest ``keep`` runs per team; never ``latest``, a dated link's run,
+    or the team's newest complete run (every notebook of the team succeeded in it).
+
+    With ``dry_run``, nothing is removed: the runs that would be are returned.
 
     Each team is pruned under its lock (:func:`helpers.run.lock.team_lock`); a team being
     run is left alone and named in the error raised after the other teams are pruned.
@@ -135,7 +143,7 @@ def prune(keep: int, team: str | None = None) -> list[Path]:
     for folder in _teams(team):
         try:
             with team_lock(folder.team):
-                removed += _prune_team(folder, keep)
+                removed += _prune_team(folder, keep, dry_run)
         except WorkbookError:
             if team is not None:
                 raise
@@ -147,11 +155,36 @@ def prune(keep: int, team: str | None = None) -> list[Path]:
     return removed
 
 
-def _prune_team(folder: TeamFolder, keep: int) -> list[Path]:
+def _complete(run: RunFolder, notebooks: set[str]) -> bool:
+    """Whether every one of ``notebooks`` succeeded (or was up to date) in ``run``."""
+    m = run.read_manifest() or {}
+    ok = {e.get("notebook") for e in m.get("notebooks", []) if e.get("status") in HELD}
+    return m.get("status") == "succeeded" and notebooks <= ok
+
+
+def _team_notebooks(team: str, runs: list[RunFolder]) -> set[str]:
+    """The notebooks a complete run of ``team`` holds: its params', else the most any run had."""
+    from ..params import load_team
+
+    try:
+        return set(load_team(team).notebooks)
+    except WorkbookError:
+        counts = [
+            {e.get("notebook") for e in (r.read_manifest() or {}).get("notebooks", [])}
+            for r in runs
+        ]
+        return max(counts, key=len, default=set())
+
+
+def _prune_team(folder: TeamFolder, keep: int, dry_run: bool = False) -> list[Path]:
     removed = []
     runs_dir = paths.outputs_dir().resolve() / folder.team / "runs"
     protected = {p.resolve() for p in folder.links() if p.exists()}
     runs = sorted(_runs(folder), key=lambda r: r.run_id, reverse=True)
+    wanted = _team_notebooks(folder.team, runs)
+    complete = next((r for r in runs if _complete(r, wanted)), None)
+    if complete is not None:  # the newest complete run is never pruned
+        protected.add(complete.path.resolve())
     for r in runs[keep:]:
         real = r.path.resolve()
         if real in protected or real.parent != runs_dir:
@@ -159,8 +192,11 @@ def _prune_team(folder: TeamFolder, keep: int) -> list[Path]:
         m = r.read_manifest()
         if m and m.get("status") == "running" and alive(m.get("pid")):
             continue
-        shutil.rmtree(real)  # fd-based: a link inside is removed, never followed
+        if not dry_run:
+            shutil.rmtree(real)  # fd-based: a link inside is removed, never followed
         removed.append(r.path)
+    if dry_run:
+        return removed
     for p in folder.links():  # dated links whose run is gone
         if _DATED.match(p.name) and not p.exists():
             p.unlink()

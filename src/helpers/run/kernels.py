@@ -238,12 +238,51 @@ def scrub_notebook(nb_path: Path) -> bool:
 
 
 def export_html(nb_path: Path) -> Path:
-    """The PM's copy: HTML without code cells or prompts."""
+    """The PM's copy: HTML without code cells or prompts, sanitized.
+
+    Markdown and HTML outputs go through an allow-list (bleach): text, headings, lists,
+    tables, links to http(s) and mail; anything else (``<script>``, ``<img onerror=…>``,
+    ``<iframe>``, ``style`` or event attributes, ``javascript:`` links) is shown escaped,
+    as text, so a value from the warehouse can never run in a PM's browser. JavaScript
+    outputs are left out; figures (PNG outputs) are kept.
+    """
+    import re
+
+    import bleach
     import nbformat
     from nbconvert import HTMLExporter
 
+    text_tags = "a abbr b blockquote br code dd del div dl dt em hr i li ol p pre s small"
+    more_tags = "span strong sub sup u ul h1 h2 h3 h4 h5 h6"
+    table_tags = "caption col colgroup table tbody td tfoot th thead tr"
+    tags = set(f"{text_tags} {more_tags} {table_tags}".split())
+    attributes = {
+        "*": ["class", "id", "title"],
+        "a": ["href", "title"],
+        "table": ["border"],
+        "td": ["colspan", "rowspan"],
+        "th": ["colspan", "rowspan"],
+    }
+
+    def clean_html(markup) -> str:
+        text = markup.decode() if isinstance(markup, bytes) else str(markup)
+        # pandas' tables carry a <style> block of their own: dropped, not shown as text
+        text = re.sub(r"<style\b[^>]*>.*?</style\s*>", "", text, flags=re.S | re.I)
+        return bleach.clean(
+            text,
+            tags=tags,
+            attributes=attributes,
+            protocols={"http", "https", "mailto"},
+            strip=False,
+            strip_comments=True,
+        )
+
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        sanitize_html=True,
+        filters={"clean_html": clean_html},
     )
     body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
     out = nb_path.with_suffix(".html")

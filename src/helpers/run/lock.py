@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkbookError
+from ..errors import LockedError, WorkbookError
 from ..paths import TeamFolder
 from .records import iso, now
 
@@ -70,7 +70,8 @@ def _lock(path: Path, op: int) -> int | None:
 class TeamLock:
     """An exclusive lock on (team, as_of), plus a shared hold on the team (see the module)."""
 
-    def __init__(self, team: str, as_of: dt.date):
+    def __init__(self, team: str, as_of: dt.date, *, wait_s: float = 0.0):
+        self.wait_s = wait_s  # how long to wait for another run of the team and date
         folder = TeamFolder(team)
         self.path = folder.lock_path(as_of)
         self.team_path = folder.lock_path(_TEAM)
@@ -93,12 +94,16 @@ class TeamLock:
         deadline = time.monotonic() + _PRUNE_WAIT_S
         while (team_fd := _lock(self.team_path, fcntl.LOCK_SH)) is None:
             if time.monotonic() > deadline:
-                raise WorkbookError(
+                raise LockedError(
                     f"team {self.team} is being pruned by another process; not started"
                 )
             time.sleep(0.2)
         self._team_fd = team_fd
         fd = _lock(self.path, fcntl.LOCK_EX)
+        waited_until = time.monotonic() + self.wait_s
+        while fd is None and time.monotonic() < waited_until:
+            time.sleep(min(1.0, self.wait_s))
+            fd = _lock(self.path, fcntl.LOCK_EX)
         if fd is None:
             self._close()
             holder = self._holder()
@@ -107,8 +112,10 @@ class TeamLock:
                 if holder and isinstance(holder.get("pid"), int)
                 else "another process"
             )
-            raise WorkbookError(
-                f"team {self.team} for {self.as_of} is already being run by {who}; not started"
+            waited = f" (waited {self.wait_s:g} s)" if self.wait_s else ""
+            raise LockedError(
+                f"team {self.team} for {self.as_of} is already being run by {who}{waited}; "
+                "not started"
             )
         self._fd = fd
         try:

@@ -16,7 +16,7 @@ from ..errors import WorkbookError, did_you_mean
 from ..params import NOTEBOOKS, SEGMENTATION, load_team, notebook_parameters
 from ..paths import TeamFolder
 from ..results import assignments_path
-from .records import OK, TeamRun, file_hash, helpers_hash, key, notebook_path
+from .records import OK, TeamRun, changed, file_hash, helpers_hash, key, key_parts, notebook_path
 
 __all__ = ["plan"]
 
@@ -52,9 +52,12 @@ def plan(
     return out
 
 
-def _preflight(tp, wh, notebooks: list[str], violations: list) -> None:
-    """Checks against the source that must pass before a kernel starts."""
-    errors = [v for v in violations if v.severity == "error"]
+def _preflight(tp, wh, notebooks: list[str], violations: list, warnings: list) -> None:
+    """Checks against the source that must pass before a kernel starts (warnings appended)."""
+    from ..data.contract import tables_needed
+
+    needed = tables_needed(notebooks)  # a missing NPS table does not stop feature demand
+    errors = [v for v in violations if v.severity == "error" and v.table in needed]
     if errors:
         first = errors[0]
         more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
@@ -65,12 +68,17 @@ def _preflight(tp, wh, notebooks: list[str], violations: list) -> None:
     if "feature_demand" in notebooks:
         _check_features(tp, wh)
     if "metric_trends" in notebooks:
-        from ..metric_trends.registry import check_metric, check_metric_feature
+        from ..metric_trends.registry import (
+            check_metric,
+            check_metric_feature,
+            check_metric_source,
+        )
 
         try:
             spec = check_metric(wh, tp.metric_trends.metric, tp.product_area)
             if "feature" in spec.needs or tp.metric_trends.feature:
                 check_metric_feature(wh, tp.metric_trends.feature, tp.product_area, spec)
+            warnings.extend(check_metric_source(wh, spec, tp.metric_trends.feature))
         except WorkbookError as exc:
             raise WorkbookError(f"params/{tp.team}.yaml, section `metric_trends`: {exc}") from None
 
@@ -144,7 +152,7 @@ def _plan_team(
             facts[tp.source] = (check(wh), wh.fingerprint())
         tr.quality, tr.fingerprint = facts[tp.source]
         tr.as_of = as_of or tp.as_of or resolve_as_of(wh, None)
-        _preflight(tp, wh, selected, tr.quality)
+        _preflight(tp, wh, selected, tr.quality, tr.warnings)
         folder = TeamFolder(team)
         previous = folder.dated(tr.as_of)
         prev_manifest = previous.read_manifest() if previous else None
@@ -158,13 +166,34 @@ def _plan_team(
             params = notebook_parameters(tp, n, as_of=tr.as_of, run_dir="")
             tr.parameters[n] = params
             inputs = {}
+            if n == "metric_trends":  # the project's own metric definitions
+                from ..metric_trends.registry import project_registry_file
+
+                inputs["metrics_yaml"] = file_hash(project_registry_file())
             if tp.uses_segments(n):
                 source = previous if segmenting and SEGMENTATION in tr.reuse else folder.latest()
                 inputs["assignments"] = file_hash(assignments_path(source) if source else None)
+            tr.inputs[n] = inputs
             tr.keys[n] = key(n, params, tr.fingerprint, helpers, inputs)
+            tr.parts[n] = key_parts(n, params, tr.fingerprint, helpers, inputs)
             old = prev.get(n)
             ok_before = bool(old) and old.get("status") in OK
             upstream_runs = any(d in tr.todo for d in tr.after.get(n, []))
+            if not old:
+                why = [f"no run yet for {tr.as_of}"]
+            elif not ok_before:
+                why = [f"it {old.get('status', 'did not finish')} last time"]
+            elif force:
+                why = ["--force"]
+            else:
+                why = (
+                    changed(old.get("key_parts"), tr.parts[n])
+                    if old.get("key") != tr.keys[n]
+                    else []
+                )
+            if upstream_runs:
+                why.append("segmentation runs first")
+            tr.reasons[n] = why
             if (
                 retry_failed
                 and ok_before

@@ -82,16 +82,43 @@ def file_hash(path: Path | None) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+#: what each part of the up-to-date key covers, in the words ``workbook plan`` uses
+KEY_PARTS = {
+    "notebook": "the notebook changed",
+    "parameters": "its parameters changed",
+    "data": "the data changed",
+    "helpers": "the helpers or the metric registry changed",
+    "inputs": "the segments or project metrics it reads changed",
+}
+
+
+def _digest(value) -> str:
+    text = value if isinstance(value, bytes) else json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text if isinstance(text, bytes) else text.encode()).hexdigest()[:16]
+
+
+def key_parts(nb: str, parameters: dict, fingerprint: dict, helpers: str, inputs: dict) -> dict:
+    """The up-to-date key's parts, one hash each (recorded, so a plan can say what changed)."""
+    stable = {k: v for k, v in parameters.items() if k != "run_dir"}
+    return {
+        "notebook": _digest(notebook_path(nb).read_bytes()),
+        "parameters": _digest(stable),
+        "data": _digest(fingerprint),
+        "helpers": helpers,
+        "inputs": _digest(inputs),
+    }
+
+
 def key(nb: str, parameters: dict, fingerprint: dict, helpers: str, inputs: dict) -> str:
     """The up-to-date key: notebook, parameters, data, helpers and recorded inputs."""
-    h = hashlib.sha256()
-    h.update(notebook_path(nb).read_bytes())
-    stable = {k: v for k, v in parameters.items() if k != "run_dir"}
-    h.update(json.dumps(stable, sort_keys=True, default=str).encode())
-    h.update(json.dumps(fingerprint, sort_keys=True, default=str).encode())
-    h.update(helpers.encode())
-    h.update(json.dumps(inputs, sort_keys=True, default=str).encode())
-    return h.hexdigest()
+    return _digest(key_parts(nb, parameters, fingerprint, helpers, inputs))
+
+
+def changed(old: dict | None, new: dict) -> list[str]:
+    """What changed between two recorded key parts, in words."""
+    if not old:
+        return ["no record of what the last run read"]
+    return [KEY_PARTS[k] for k in KEY_PARTS if old.get(k) != new.get(k)]
 
 
 @dataclass
@@ -108,6 +135,8 @@ class JobResult:
     finished_at: str | None = None
     key: str | None = None
     reused_from: str | None = None
+    #: why a team stopped before any kernel: "invalid" (params or data) or "locked"
+    kind: str | None = None
 
 
 @dataclass
@@ -128,15 +157,24 @@ class TeamRun:
     lock: object | None = None
     quality: list = field(default_factory=list)  # contract violations of the source
     helpers: str = ""  # hash of the helpers' source when planned
+    parts: dict[str, dict] = field(default_factory=dict)  # notebook -> key parts
+    inputs: dict[str, dict] = field(default_factory=dict)  # notebook -> recorded inputs read
+    reasons: dict[str, list[str]] = field(default_factory=dict)  # notebook -> why it runs
+    warnings: list[str] = field(default_factory=list)  # found before any kernel, not fatal
+    carried: dict = field(default_factory=dict)  # notebook -> carry.Carried (left out, kept)
 
     def rekey(self, notebook: str) -> str:
         """The key of a notebook that reads segments recorded earlier in this run."""
         from ..results import assignments_path
 
-        inputs = {"assignments": file_hash(assignments_path(self.run))}
-        self.keys[notebook] = key(
-            notebook, self.parameters[notebook], self.fingerprint, self.helpers, inputs
-        )
+        inputs = {
+            **self.inputs.get(notebook, {}),
+            "assignments": file_hash(assignments_path(self.run)),
+        }
+        self.inputs[notebook] = inputs
+        args = (notebook, self.parameters[notebook], self.fingerprint, self.helpers, inputs)
+        self.parts[notebook] = key_parts(*args)
+        self.keys[notebook] = key(*args)
         return self.keys[notebook]
 
 
@@ -169,6 +207,7 @@ def manifest(
                 "html": tr.run.html(n).name,
                 "error": r.error if r else None,
                 "key": tr.keys[n],
+                "key_parts": tr.parts.get(n, {}),
                 "reused_from": r.reused_from if r else None,
                 "after": tr.after.get(n, []),
                 "parameters": {**tr.parameters[n], "run_dir": "."},
@@ -190,6 +229,7 @@ def manifest(
             "git_commit": git_commit(),
             "source": describe(tp.source),
             "data_fingerprint": tr.fingerprint,
+            "warnings": tr.warnings,
             "params": tp.model_dump(mode="json", exclude={"source"})
             | {"source": describe(tp.source)},
             "notebooks": entries,
