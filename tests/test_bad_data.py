@@ -281,6 +281,7 @@ def built(tiny, tmp_path_factory) -> list[tuple[Case, Path, list]]:
     return out
 
 
+@pytest.mark.slow  # 248 generated sources: the full suite, not the edit loop
 def test_every_generated_fault_is_reported_with_table_column_and_rows(built, capsys):
     missed = []
     for case, _, violations in built:
@@ -358,6 +359,7 @@ def _unreadable(folder: Path) -> list[tuple[str, str, str | None]]:
     return out
 
 
+@pytest.mark.slow  # 248 generated sources: the full suite, not the edit loop
 def test_every_unreadable_source_is_refused_in_one_line(tmp_path, capsys):
     cases = _unreadable(tmp_path)
     outcomes: dict[str, int] = {}

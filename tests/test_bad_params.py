@@ -410,6 +410,7 @@ def previous_outputs(workbook_root) -> Path:
     return workbook_root / "outputs"
 
 
+@pytest.mark.slow  # 260 generated files through the CLI: the full suite, not the edit loop
 def test_every_malformed_params_file_fails_with_one_line_naming_file_and_key(
     workbook_root, previous_outputs, capsys
 ):
