@@ -17,7 +17,7 @@
 team = "analytics"  # product team (a params/<team>.yaml)
 product_area = "analytics"  # the team's product area: accounts active in it are counted
 source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env:VARIABLE
-as_of = None  # last day of the window (YYYY-MM-DD); None: the day of the latest event
+as_of = None  # last day of the window (YYYY-MM-DD); None: the last complete day (the latest event's day once it is over, else the day before)
 run_dir = ""  # run folder to record results into; "" records nothing
 window_days = 365  # NPS answers and comments in this many days up to as_of
 recent_days = 45  # "what is new": this recent period against the rest of the window

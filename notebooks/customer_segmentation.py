@@ -17,7 +17,7 @@
 team = "analytics"  # product team (a params/<team>.yaml)
 product_area = "analytics"  # the team's product area: only its events and features count
 source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env:VARIABLE
-as_of = None  # analysis date (YYYY-MM-DD); None: the day of the latest event
+as_of = None  # analysis date (YYYY-MM-DD); None: the last complete day (the latest event's day once it is over, else the day before)
 run_dir = ""  # run folder to record results into; "" records nothing
 lookback_days = 90  # activity window ending at as_of, in days
 previous_period_days = 28  # movement compares as_of with this many days earlier (whole weeks)

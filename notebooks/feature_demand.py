@@ -17,7 +17,7 @@
 team = "analytics"  # product team (a params/<team>.yaml)
 product_area = "analytics"  # the team's product area: its accounts are the denominator
 source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env:VARIABLE
-as_of = None  # last day of the window (YYYY-MM-DD); None: the day of the latest event
+as_of = None  # last day of the window (YYYY-MM-DD); None: the last complete day (the latest event's day once it is over, else the day before)
 run_dir = ""  # run folder to record results into; empty: record nothing
 features = ["ai_insights", "custom_metrics", "dark_mode", "pdf_reports"]  # two or more to compare
 window_days = 365  # requests and activity in this many days up to as_of

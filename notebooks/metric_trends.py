@@ -17,7 +17,7 @@
 team = "analytics"  # product team (a params/<team>.yaml)
 product_area = "analytics"  # the team's product area: only its rows count
 source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env:VARIABLE
-as_of = None  # analysis date (YYYY-MM-DD); None: the day of the latest event
+as_of = None  # analysis date (YYYY-MM-DD); None: the last complete day (the latest event's day once it is over, else the day before)
 run_dir = ""  # run folder to record results into; "" records nothing
 metric = "active_accounts"  # a registry metric (docs/metrics.md) or a series of the metrics table
 feature = None  # the feature, for metrics that need one (feature_adoption)
@@ -27,6 +27,8 @@ segment_column = None  # filter accounts on plan, region, industry or segment (w
 segment_value = None  # the value of segment_column to keep (None: all accounts)
 compare_by = "plan"  # compare segments side by side: plan, region, industry, segment or None
 horizon = 8  # periods to forecast (also the backtest's forecast length)
+holidays_country = "US"  # public holidays of this country (ISO code) are marked, never "unusual"; None: no calendar
+min_coverage = 0.5  # share of periods with data below which there is no trend verdict
 seed = 42  # reserved for randomised steps (none today): kept for reproducible runs
 
 # %% [markdown]
@@ -34,10 +36,11 @@ seed = 42  # reserved for randomised steps (none today): kept for reproducible r
 #
 # **What does this metric look like over time for this segment of customers?**
 #
-# The series is computed in the warehouse per period; the incomplete current period is
-# left out (never shown as a drop). We test the trend allowing for autocorrelation, date
-# the level shifts, flag unusual periods, and forecast with intervals that are checked
-# against history by a backtest.
+# The series is computed in the warehouse per period; incomplete periods (the current one,
+# or a day still being loaded) are left out, never shown as a drop. We test the trend
+# allowing for autocorrelation, date the level shifts that hold, report unusual episodes
+# (holidays are marked as such), and forecast with intervals checked against history by
+# backtests from many origins, compared with the naive forecast.
 
 # %%
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
@@ -66,6 +69,8 @@ report = trend_report(
     segment_value=segment_value,
     compare_by=compare_by,
     horizon=horizon,
+    holidays_country=holidays_country,
+    min_coverage=min_coverage,
     team=team,
     run_dir=run_dir,
 )
@@ -83,8 +88,8 @@ rec.answer(answer, metric=metric, grain=grain, filter=series.filter_label, as_of
 
 # %% [markdown]
 # ## The series
-# Complete periods only; dashed lines are level shifts, red points unusual periods, the
-# shaded bands the 80% and 95% forecast intervals.
+# Complete periods only; dashed lines are level shifts, red points unusual periods, grey
+# points holidays, the shaded bands the 80% and 95% forecast intervals.
 
 # %%
 show_notes(report.notes())
@@ -113,11 +118,15 @@ if analysis.trend is not None:
 display(analysis.changepoints)
 
 # %% [markdown]
-# ## Unusual periods
-# Robust z-score (median and MAD) of the residual beyond 3.5.
+# ## Unusual periods and episodes
+# Each period against the periods just before it (unusual ones and holidays left out),
+# in units of the series' noise; unusual periods in a row are one episode. Holidays are
+# listed apart: they are expected to differ.
 
 # %%
+display(analysis.episodes)
 display(analysis.anomalies)
+display(analysis.holidays)
 
 # %% [markdown]
 # ## Forecast and its backtest
@@ -132,6 +141,8 @@ if bt is not None and not bt.message:
 
 # %% [markdown]
 # ## Segments side by side
+# Each segment's trend test; `p_holm` is adjusted across the segments (Holm), and the
+# trend label uses it.
 
 # %%
 if report.comparison_message:

@@ -14,4 +14,4 @@ command gives the same tables.
 from __future__ import annotations
 
 #: suite modules of this package, in the order they run
-SUITES: list[str] = ["feedback", "segments", "demand"]
+SUITES: list[str] = ["feedback", "segments", "demand", "trends"]

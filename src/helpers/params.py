@@ -150,7 +150,25 @@ class MetricTrends(_Section):
     segment_value: str | None = None
     compare_by: Literal["plan", "region", "industry", "segment"] | None = "plan"
     horizon: Annotated[int, Field(ge=1, le=104)] = 8
+    holidays_country: str | None = "US"
+    min_coverage: Annotated[float, Field(gt=0, le=1)] = 0.5
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import holidays
+
+        known = sorted(holidays.list_supported_countries())
+        if str(v).upper() not in known:
+            raise ValueError(
+                f"is not a country code of the `holidays` package: {v!r}"
+                + did_you_mean(str(v).upper(), known)
+                + " (ISO 3166 alpha-2 such as US, GB, DE; null for no holiday calendar)"
+            )
+        return str(v).upper()
 
 
 class CustomerFeedback(_Section):

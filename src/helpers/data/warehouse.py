@@ -380,7 +380,7 @@ def _connect_url(source: str, spec: SourceSpec | None = None) -> Warehouse:
     if not url:
         raise DataError(f"source {source}: environment variable {var} is not set")
     try:
-        con = ibis.connect(url)
+        con = _open_url(url)
         names = con.list_tables()
     except Exception as exc:
         # scrubbed before it is cut: a cut could leave half a password the patterns miss
@@ -388,6 +388,16 @@ def _connect_url(source: str, spec: SourceSpec | None = None) -> Warehouse:
         first = text.splitlines()[0][:160] if text.strip() else type(exc).__name__
         raise DataError(f"source {describe(source)}: cannot connect ({first})") from None
     return _warehouse(source, con, _pick(con, names, spec), spec, names)
+
+
+def _open_url(url: str):
+    """An Ibis connection for a URL: ``sc://…`` is Spark Connect (a Spark Connect server or
+    Databricks) through Ibis's PySpark backend; anything else goes to :func:`ibis.connect`."""
+    if url.startswith("sc://"):
+        from pyspark.sql import SparkSession
+
+        return ibis.pyspark.connect(SparkSession.builder.remote(url).getOrCreate())
+    return ibis.connect(url)
 
 
 def _connect_folder(source: str, folder: Path, spec: SourceSpec | None = None) -> Warehouse:
@@ -481,10 +491,58 @@ def _round(v: Any) -> Any:
     return round(v, 6) if isinstance(v, float) else v
 
 
+#: the latest day is still loading when, at the recent days' pace, more than this many of
+#: its events should have come after its last one (a whole day ends that early with
+#: Poisson probability e**-7 < 0.1%)
+_MISSING_LATE = 7.0
+_TYPICAL_DAYS = 28
+
+
+def last_complete_day(wh: Warehouse, today: dt.date | None = None) -> dt.date:
+    """The last day whose events are complete: the default ``as_of``.
+
+    The latest event's day is complete when (1) it is over by the clock (before ``today``,
+    UTC; a 06:15 cron on that day sees six hours of it) and (2) it does not end
+    implausibly early. Over the 28 days before it, ``late`` events came later in the day
+    than its last event for every ``early`` one up to that time; with ``k`` events on the
+    day, ``k * late / early`` of them should have come after its last one. On a complete
+    day that count is Poisson, so seeing none when more than 7 are expected has
+    probability below 0.1%: the day is still being loaded (a loader that stopped at 06:00)
+    and the day before is the last complete one. A quiet day is judged by its own volume,
+    so a Saturday with a quarter of the usual events is not called cut.
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    ev = wh.table("events")
+    latest = ev.aggregate(m=ev.ts.max()).to_pyarrow().to_pylist()[0]["m"]
+    if latest is None:
+        raise DataError(f"table `events` in {describe(wh.source)} has no rows")
+    if not isinstance(latest, dt.datetime):  # dates only: a day is whole once it is over
+        return min(latest, today - dt.timedelta(days=1))
+    day = latest.date()
+    if day >= today:
+        return today - dt.timedelta(days=1)
+    midnight = dt.datetime.combine(day, dt.time())
+    seconds = (latest.replace(tzinfo=None) - midnight).total_seconds()
+    recent = ev.filter(ev.ts >= midnight - dt.timedelta(days=_TYPICAL_DAYS))
+    tod = recent.ts.hour() * 3600 + recent.ts.minute() * 60 + recent.ts.second()
+    before = recent.ts < midnight
+    counts = recent.aggregate(
+        early=recent.count(where=before & (tod <= seconds)),
+        late=recent.count(where=before & (tod > seconds)),
+        k=recent.count(where=~before),
+    )
+    row = counts.to_pyarrow().to_pylist()[0]
+    if not row["early"] or row["k"] * row["late"] / row["early"] <= _MISSING_LATE:
+        return day
+    return day - dt.timedelta(days=1)
+
+
 def resolve_as_of(wh: Warehouse, as_of: str | dt.date | None) -> dt.date:
-    """The analysis date: ``as_of`` if given (ISO text or a date), else the latest event's day."""
+    """The analysis date: ``as_of`` if given (ISO text or a date), else the last day whose
+    data are complete (:func:`last_complete_day`: the latest event's day once it is over,
+    else the day before)."""
     if as_of in (None, "", "latest"):
-        return wh.last_event_date()
+        return last_complete_day(wh)
     if isinstance(as_of, dt.datetime):
         return as_of.date()
     if isinstance(as_of, dt.date):

@@ -1,25 +1,19 @@
-"""Metric trends: the metric registry, series computed in the engine, and the trend analysis."""
+"""Metric trends: the metric registry, series computed in the engine, and the trend analysis.
+
+Modules, imports pointing one way: ``registry`` → ``series`` (the engine side);
+``_common`` → ``noise`` → ``calendar``, ``decomposition`` → ``unusual`` (unusual periods,
+episodes), ``shifts`` (level shifts), ``trend`` (trend test), ``forecasting`` (forecast,
+backtest), ``period_change`` → ``analysis`` (``analyse``) → ``report`` (``trend_report``).
+"""
 
 from __future__ import annotations
 
-from .analysis import (
-    SEASON,
-    Backtest,
-    Decomposition,
-    Forecast,
-    TrendAnalysis,
-    TrendTest,
-    analyse,
-    anomalies,
-    backtest,
-    changepoints,
-    changes,
-    clean,
-    compare_segments,
-    decompose,
-    forecast,
-    trend_test,
-)
+from ._common import SEASON, ValueRange
+from .analysis import MIN_COVERAGE, TrendAnalysis, analyse, compare_segments
+from .calendar import holiday_periods
+from .decomposition import Decomposition, decompose
+from .forecasting import Backtest, Forecast, backtest, forecast
+from .period_change import changes
 from .registry import (
     GRAINS,
     MetricSpec,
@@ -30,6 +24,9 @@ from .registry import (
 )
 from .report import TrendReport, trend_report
 from .series import MetricSeries, metric_series
+from .shifts import changepoints
+from .trend import TrendTest, trend_test
+from .unusual import Judgement, anomalies, clean, episodes, judge
 
 __all__ = [
     "TrendReport",
@@ -58,4 +55,10 @@ __all__ = [
     "decompose",
     "forecast",
     "trend_test",
+    "MIN_COVERAGE",
+    "Judgement",
+    "ValueRange",
+    "episodes",
+    "holiday_periods",
+    "judge",
 ]

@@ -9,7 +9,8 @@ __all__ = ["backtest_figure", "decomposition_figure", "segments_figure", "series
 
 
 def series_figure(values: pd.Series, analysis, *, title: str, unit: str = ""):
-    """Complete periods, level shifts (dashed), anomalies (red) and the forecast bands.
+    """Complete periods, level shifts (dashed), unusual periods (red), holidays (grey) and
+    the forecast bands around the median forecast.
 
     The incomplete current period is never drawn, so it cannot look like a drop.
     """
@@ -24,7 +25,7 @@ def series_figure(values: pd.Series, analysis, *, title: str, unit: str = ""):
         f = fc.frame
         ax.fill_between(f.period, f.lo95, f.hi95, alpha=0.15, color="C1", label="95% interval")
         ax.fill_between(f.period, f.lo80, f.hi80, alpha=0.3, color="C1", label="80% interval")
-        ax.plot(f.period, f["mean"], color="C1", label="forecast")
+        ax.plot(f.period, f["median"], color="C1", label="forecast (median)")
     cps = getattr(analysis, "changepoints", pd.DataFrame())
     for i, row in enumerate(cps.itertuples()):
         ax.axvline(row.date, color="C2", ls="--", lw=1.2, label="level shift" if i == 0 else None)
@@ -36,6 +37,9 @@ def series_figure(values: pd.Series, analysis, *, title: str, unit: str = ""):
             color="C2",
             fontsize=9,
         )
+    hol = getattr(analysis, "holidays", pd.DataFrame())
+    if len(hol):
+        ax.scatter(hol.period, hol.value, color="0.6", zorder=4, s=22, label="holiday")
     an = getattr(analysis, "anomalies", pd.DataFrame())
     if len(an):
         ax.scatter(an.period, an.value, color="C3", zorder=5, s=30, label="unusual")
@@ -60,8 +64,11 @@ def decomposition_figure(dec):
 
 
 def segments_figure(series, table: pd.DataFrame, *, unit: str = ""):
-    """Small multiples: one panel per segment, each titled with its Sen slope and p-value."""
+    """Small multiples: one panel per segment, each titled with its Sen slope and its
+    p-value adjusted across segments (Holm)."""
     import seaborn as sns
+
+    from ._common import fmt_p
 
     df = series.complete()[["period", "segment", "value"]]
     order = list(table.segment)
@@ -81,8 +88,7 @@ def segments_figure(series, table: pd.DataFrame, *, unit: str = ""):
     for seg, ax in g.axes_dict.items():
         r = facts.loc[seg]
         slope = "n/a" if not np.isfinite(r.sen_slope) else f"{r.sen_slope:+.3g}"
-        p = "n/a" if not np.isfinite(r.p) else f"{r.p:.2g}"
-        ax.set_title(f"{seg}: slope {slope}/{series.grain}, p = {p}", fontsize=10)
+        ax.set_title(f"{seg}: slope {slope}/{series.grain}, {fmt_p(r.p_holm)} (Holm)", fontsize=10)
         ax.set_xlabel("")
         ax.set_ylabel(unit)
         ax.tick_params(axis="x", labelrotation=30)
@@ -98,12 +104,13 @@ def backtest_figure(bt):
     t = bt.table
     for _, grp in t.groupby("origin"):
         ax.fill_between(grp.period, grp.lo95, grp.hi95, color="C1", alpha=0.2)
-        ax.plot(grp.period, grp["mean"], color="C1", lw=1)
+        ax.plot(grp.period, grp["median"], color="C1", lw=1)
     inside = (t.actual >= t.lo95) & (t.actual <= t.hi95)
     ax.scatter(t.period[inside], t.actual[inside], s=12, color="C0", label="inside 95% band")
     ax.scatter(t.period[~inside], t.actual[~inside], s=16, color="C3", label="outside")
     ax.set(
-        title=f"Backtest: 95% band held {100 * bt.coverage95:.0f}% of {bt.n} held-out {bt.grain}s",
+        title=f"Backtest from {bt.origins} origins: the 95% band held {bt.held95} of {bt.n} "
+        f"held-out {bt.grain}s ({100 * bt.coverage95:.0f}%)",
         xlabel="",
     )
     ax.legend(fontsize=8)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import WorkbookError
-from .analysis import TrendAnalysis, analyse, compare_segments
+from .analysis import MIN_COVERAGE, TrendAnalysis, analyse, compare_segments
 from .series import MetricSeries, metric_series
 
 __all__ = ["TrendReport", "trend_report"]
@@ -43,6 +43,10 @@ class TrendReport:
         a = self.analysis
         out = {"series": self.series.frame, "changes": a.changes, "changepoints": a.changepoints}
         out["anomalies"] = a.anomalies
+        if len(a.episodes):
+            out["episodes"] = a.episodes
+        if len(a.holidays):
+            out["holidays"] = a.holidays
         if a.forecast is not None:
             out["forecast"] = a.forecast.frame
         if a.backtest is not None and not a.backtest.message:
@@ -65,15 +69,23 @@ def trend_report(
     segment_value: str | None = None,
     compare_by: str | None = "plan",
     horizon: int = 8,
+    holidays_country: str | None = "US",
+    min_coverage: float = MIN_COVERAGE,
     team: str | None = None,
     run_dir: str | Path | None = None,
 ) -> TrendReport:
     """Compute the series in the engine, analyse it, and compare segments.
 
-    A comparison that cannot be made (e.g. ``compare_by="segment"`` before any
-    segmentation run) leaves the main analysis standing and says why in
-    ``comparison_message``; a mistake in the main series raises as usual.
+    ``holidays_country`` names the public-holiday calendar (``holidays`` package) whose
+    days and weeks are marked as holidays, never as unusual; ``min_coverage`` is the
+    share of periods that must hold data for a verdict. A comparison that cannot be
+    made (e.g. ``compare_by="segment"`` before any segmentation run) leaves the main
+    analysis standing and says why in ``comparison_message``; a mistake in the main
+    series raises as usual.
     """
+    from .calendar import check_country
+
+    holidays_country = check_country(holidays_country)
     common = dict(
         product_area=product_area,
         as_of=as_of,
@@ -87,7 +99,16 @@ def trend_report(
         wh, metric, segment_column=segment_column, segment_value=segment_value, **common
     )
     analysis = analyse(
-        series.values(), grain, title=series.title, unit=series.spec.unit, horizon=horizon
+        series.values(),
+        grain,
+        title=series.title,
+        unit=series.spec.unit,
+        horizon=horizon,
+        denominator=series.denominators(),
+        value_range=series.value_range() if not series.empty else None,
+        holidays_country=holidays_country,
+        min_coverage=min_coverage,
+        coverage_verb="answered" if series.spec.aggregation == "nps" else "has data",
     )
     by_segment, segments, message = None, pd.DataFrame(), None
     if compare_by is not None:
@@ -96,5 +117,5 @@ def trend_report(
         except WorkbookError as exc:
             message = f"No comparison by {compare_by}: {exc}"
         if by_segment is not None and not by_segment.empty:
-            segments = compare_segments(by_segment)
+            segments = compare_segments(by_segment, holidays_country=holidays_country)
     return TrendReport(series, analysis, by_segment, segments, compare_by, message)

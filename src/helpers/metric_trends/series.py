@@ -29,8 +29,10 @@ class MetricSeries:
     """A metric per period (and per segment), with each period's completeness.
 
     ``frame`` has columns ``period`` (period start), ``segment`` (when compared),
-    ``value``, any extra columns (NPS counts), ``n_rows`` (rows aggregated) and
-    ``status``: ``complete``, ``partial: current period`` or ``partial: data start``.
+    ``value``, any extra columns (NPS counts; ``denominator`` of a ratio), ``n_rows``
+    (rows aggregated) and ``status``: ``complete``, ``partial: current period``,
+    ``partial: data end`` (after the last complete day of the source) or
+    ``partial: data start``.
     Only complete periods are analysed or plotted as values.
     """
 
@@ -69,6 +71,27 @@ class MetricSeries:
 
     def segments(self) -> list[str]:
         return sorted(self.frame.segment.unique()) if "segment" in self.frame else []
+
+    def denominators(self, segment: str | None = None):
+        """What a rate divides by in each complete period (NPS: responses), or None."""
+        col = next((c for c in ("denominator", "responses") if c in self.frame), None)
+        if col is None:
+            return None
+        f = self.complete()
+        if segment is not None:
+            f = f[f.segment == segment]
+        return f.set_index("period")[col].astype(float)
+
+    def value_range(self):
+        """The values the metric can take (:class:`~helpers.metric_trends.ValueRange`)."""
+        from ._common import ValueRange
+
+        return ValueRange.of(self.spec, self.complete()["value"])
+
+    def coverage(self, segment: str | None = None) -> tuple[int, int]:
+        """(complete periods with data, complete periods)."""
+        v = self.values(segment)
+        return int(v.notna().sum()), len(v)
 
     def summary(self) -> list[str]:
         """What the series covers, in plain words."""
@@ -239,6 +262,7 @@ def metric_series(
     lo, hi = _bounds(t[spec.time], start, stop)
     t = t.filter(t[spec.time] >= lo, t[spec.time] < hi)
     coverage = _coverage_start(wh, spec, product_area, stop, start)
+    data_end = _complete_through(wh, spec, as_of)
 
     filter_label = "all accounts"
     group = ["period"]
@@ -266,9 +290,9 @@ def metric_series(
     t = t.mutate(period=t[spec.time].truncate(_TRUNC[grain]).cast("date"))
 
     raw = _aggregate(wh, t, spec, group, feature).to_pandas()
-    frame = _fill(raw, spec, grain, start, as_of, coverage, by is not None)
+    frame = _fill(raw, spec, grain, start, as_of, coverage, by is not None, data_end)
     series = MetricSeries(spec, grain, product_area, as_of, frame, filter_label, by)
-    series.notes.extend(_partial_notes(frame, grain, as_of))
+    series.notes.extend(_partial_notes(frame, grain, as_of, data_end))
     if by is not None and by != "segment" and spec.table == "metrics":
         series.notes.append("Segments are those of the `metrics` table's `segment` column.")
     if raw.empty or float(raw["n_rows"].sum()) == 0:
@@ -280,8 +304,29 @@ def metric_series(
     return series
 
 
-def _partial_notes(frame, grain: str, as_of: dt.date) -> list[str]:
+def _complete_through(wh, spec: MetricSpec, as_of: dt.date) -> dt.date:
+    """The day before the latest event's day when that day is still being loaded and
+    ``as_of`` reaches it (its periods are cut, not complete), else ``as_of``."""
+    from ..data.warehouse import last_complete_day
+
+    if spec.table == "metrics" or not wh.has("events"):
+        return as_of
+    latest = wh.last_event_date()
+    if as_of < latest:
+        return as_of
+    done = last_complete_day(wh)
+    return min(as_of, done) if done < latest else as_of
+
+
+def _partial_notes(frame, grain: str, as_of: dt.date, data_end: dt.date | None = None) -> list[str]:
     notes = []
+    cut = frame[frame.status == "partial: data end"]
+    if len(cut):
+        notes.append(
+            f"The data end on {data_end} (the latest day is still being loaded), before "
+            f"as_of ({as_of}): the {grain} from {cut.period.iloc[0]:%Y-%m-%d} is incomplete and "
+            "left out."
+        )
     cur = frame[frame.status == "partial: current period"]
     if len(cur):
         notes.append(
@@ -357,7 +402,16 @@ def _aggregate(wh, t, spec: MetricSpec, group: list[str], feature):
     return t.group_by(group).aggregate(**aggs)
 
 
-def _fill(raw, spec: MetricSpec, grain: str, start: dt.date, as_of: dt.date, coverage, by: bool):
+def _fill(
+    raw,
+    spec: MetricSpec,
+    grain: str,
+    start: dt.date,
+    as_of: dt.date,
+    coverage,
+    by: bool,
+    data_end: dt.date | None = None,
+):
     """Every period of the window, gaps filled by kind, each period's completeness."""
     import numpy as np
     import pandas as pd
@@ -373,7 +427,8 @@ def _fill(raw, spec: MetricSpec, grain: str, start: dt.date, as_of: dt.date, cov
     elif "den" in raw:
         den = raw["den"].astype(float)
         raw["value"] = raw["num"].astype(float) / den.where(den > 0) * spec.scale
-        extras = []
+        raw["denominator"] = den
+        extras = ["denominator"]
     else:
         raw["value"] = raw["num"].astype(float) * spec.scale
         extras = []
@@ -391,7 +446,9 @@ def _fill(raw, spec: MetricSpec, grain: str, start: dt.date, as_of: dt.date, cov
     out = raw.reindex(idx)
     out["n_rows"] = out["n_rows"].fillna(0).astype("int64")
     for c in extras:
-        out[c] = out[c].fillna(0).astype("int64")
+        out[c] = out[c].fillna(0)
+        if c != "denominator":
+            out[c] = out[c].astype("int64")
     # explicit gap rule: a period without rows is 0 for counts, missing for rates
     out["value"] = out["value"].where(out["n_rows"] > 0, spec.fill).astype(float)
     out = out.reset_index()
@@ -400,7 +457,11 @@ def _fill(raw, spec: MetricSpec, grain: str, start: dt.date, as_of: dt.date, cov
     status = np.where(
         ends > pd.Timestamp(as_of),
         "partial: current period",
-        np.where(out["period"] < begin, "partial: data start", "complete"),
+        np.where(
+            ends > pd.Timestamp(data_end or as_of),
+            "partial: data end",
+            np.where(out["period"] < begin, "partial: data start", "complete"),
+        ),
     )
     out["status"] = status
     if by:
