@@ -20,6 +20,7 @@ source = "data/demo.duckdb"  # DuckDB file, folder of Parquet/CSV tables, or env
 as_of = None  # analysis date (YYYY-MM-DD); None: the last complete day (the latest event's day once it is over, else the day before)
 run_dir = ""  # run folder to record results into; "" records nothing
 metric = "active_accounts"  # a registry metric (docs/metrics.md) or a series of the metrics table
+metrics = []  # more metrics, one section each after `metric` (same grain, window and filter)
 feature = None  # the feature, for metrics that need one (feature_adoption)
 grain = "week"  # day, week or month
 window_days = 540  # days of history before as_of
@@ -45,9 +46,10 @@ seed = 42  # reserved for randomised steps (none today): kept for reproducible r
 # %%
 # ruff: noqa: E402  (imports follow the parameters cell that papermill needs first)
 from IPython.display import display
+from pandas import DataFrame
 
 from helpers.data import connect, resolve_as_of
-from helpers.display import show_answer, show_notes, show_quality, use_style
+from helpers.display import show_answer, show_figure, show_notes, show_quality, use_style
 from helpers.metric_trends import plots, trend_report
 from helpers.results import Recorder
 
@@ -84,7 +86,14 @@ for name, table in report.tables().items():
 # %%
 answer = report.summary()
 show_answer(answer)
-rec.answer(answer, metric=metric, grain=grain, filter=series.filter_label, as_of=str(as_of_date))
+rec.answer(
+    answer,
+    metric=metric,
+    more_metrics=metrics,
+    grain=grain,
+    filter=series.filter_label,
+    as_of=str(as_of_date),
+)
 
 # %% [markdown]
 # ## The series
@@ -150,6 +159,41 @@ if report.comparison_message:
 if not report.segments.empty:
     rec.figure("segments", plots.segments_figure(report.by_segment, report.segments, unit=unit))
     display(report.segments)
+
+# %% [markdown]
+# ## More metrics
+# The team's further metrics (`metrics`), each with the same grain, window and filter: its
+# answer, its notes and its series. Make one the lead `metric` for its full evidence.
+
+# %%
+for name in metrics:
+    more = trend_report(
+        wh,
+        name,
+        product_area=product_area,
+        as_of=as_of_date,
+        grain=grain,
+        window_days=window_days,
+        feature=feature,
+        segment_column=segment_column,
+        segment_value=segment_value,
+        compare_by=None,
+        horizon=horizon,
+        holidays_country=holidays_country,
+        min_coverage=min_coverage,
+        team=team,
+        run_dir=run_dir,
+    )
+    show_answer(more.summary(), title=more.series.title)
+    show_notes(more.notes())
+    rec.table(f"{name}__series", more.series.frame)
+    rec.table(f"{name}__answer", DataFrame({"answer": more.summary()}))
+    if more.ok:
+        fig = plots.series_figure(
+            more.analysis.values, more.analysis, title=more.series.title, unit=more.series.spec.unit
+        )
+        rec.figure(f"{name}__series", fig)
+        show_figure(fig)
 
 # %% [markdown]
 # ## Data quality

@@ -65,3 +65,24 @@ def test_editing_the_project_metrics_changes_the_trend_key_only(workbook_root):
     assert after.keys["metric_trends"] != before.keys["metric_trends"]
     assert after.keys["feature_demand"] == before.keys["feature_demand"]
     assert after.reasons["metric_trends"] == ["no run yet for " + str(after.as_of)]
+
+
+def test_further_metrics_are_checked_before_any_kernel_naming_the_key(workbook_root):
+    path = workbook_root / "params" / "analytics.yaml"
+    params = yaml.safe_load(path.read_text())
+    params.setdefault("metric_trends", {})["metrics"] = ["events", "suport_tickets"]
+    path.write_text(yaml.safe_dump(params))
+    [planned] = runner.plan(["analytics"], notebooks=["metric_trends"])
+    assert "key `metric_trends.metrics[1]`" in planned.error
+    assert "did you mean 'support_tickets'" in planned.error
+
+
+def test_a_further_metric_listed_twice_or_as_the_lead_is_refused(workbook_root, capsys):
+    path = workbook_root / "params" / "analytics.yaml"
+    params = yaml.safe_load(path.read_text())
+    params.setdefault("metric_trends", {}).update(metric="events", metrics=["events"])
+    path.write_text(yaml.safe_dump(params))
+    assert main(["validate", "--team", "analytics"]) != 0
+    out = capsys.readouterr()
+    assert "metrics" in out.out and "already `metric`" in out.out
+    assert "Traceback" not in out.out + out.err

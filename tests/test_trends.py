@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,6 +148,7 @@ def test_notebook_runs_and_records_tables(demo_path, tmp_path):
             "product_area": "collaboration",
             "run_dir": str(run_dir),
             "as_of": dt.date(2026, 10, 31).isoformat(),
+            "metrics": ["events"],
         },
         kernel_name="python3",
         progress_bar=False,
@@ -162,3 +165,22 @@ def test_notebook_runs_and_records_tables(demo_path, tmp_path):
     ]:
         assert (tables / f"{name}.parquet").exists(), name
     assert (run_dir / "answers" / "metric_trends.json").exists()
+    # the further metric's own section: its weekly counts equal plain SQL on the warehouse
+    more = pd.read_parquet(tables / "events__series.parquet")
+    more = more[more.status == "complete"].set_index("period").value
+    con = duckdb.connect(str(demo_path), read_only=True)
+    truth = con.execute(
+        "SELECT date_trunc('week', ts) AS period, count(*) AS n FROM events "
+        "WHERE product_area = 'collaboration' GROUP BY 1"
+    ).df()
+    con.close()
+    truth = truth.set_index("period").n.reindex(more.index)
+    assert len(more) > 50
+    assert (more.to_numpy() == truth.to_numpy()).all()
+    assert pd.read_parquet(tables / "events__answer.parquet").answer.str.len().gt(0).all()
+    assert (run_dir / "figures" / "metric_trends" / "events__series.png").exists()
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    [loop] = [c for c in out.cells if c.cell_type == "code" and "for name in metrics" in c.source]
+    shown = [o for o in loop.outputs if o.output_type == "display_data"]
+    assert any("image/png" in o.data for o in shown)  # its figure, in its own section
+    assert any("text/markdown" in o.data and "events" in o.data["text/markdown"] for o in shown)

@@ -43,6 +43,16 @@ def show_notes(sentences: list[str] | str, title: str | None = None) -> None:
     display(Markdown(head + "\n".join(f"- {_md(s)}" for s in sentences)))
 
 
+def show_figure(fig) -> None:
+    """Display a matplotlib figure here and close it, so a figure drawn in a loop shows in
+    its own section and not again at the end of the cell."""
+    from IPython.display import display
+    from matplotlib import pyplot
+
+    display(fig)
+    pyplot.close(fig)
+
+
 def quality_table(wh: Warehouse, run_dir: str | Path | None = None) -> pd.DataFrame:
     """Every contract violation of the source as a table (empty when all checks pass).
 

@@ -143,6 +143,7 @@ class MetricTrends(_Section):
     """Keys of the ``metric_trends:`` section."""
 
     metric: str = "active_accounts"
+    metrics: Annotated[list[str], Field(max_length=8)] = []
     feature: str | None = None
     grain: Literal["day", "week", "month"] = "week"
     window_days: Annotated[int, Field(ge=28, le=3650)] = 540
@@ -153,6 +154,17 @@ class MetricTrends(_Section):
     holidays_country: str | None = "US"
     min_coverage: Annotated[float, Field(gt=0, le=1)] = 0.5
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+
+    @field_validator("metrics")
+    @classmethod
+    def _more_metrics(cls, v: list[str], info) -> list[str]:
+        lead = info.data.get("metric")
+        for i, name in enumerate(v):
+            if name == lead:
+                raise ValueError(f"[{i}] {name!r} is already `metric`, the lead section")
+            if name in v[:i]:
+                raise ValueError(f"[{i}] {name!r} is listed twice")
+        return v
 
     @field_validator("holidays_country")
     @classmethod

@@ -74,13 +74,20 @@ def _preflight(tp, wh, notebooks: list[str], violations: list, warnings: list) -
             check_metric_source,
         )
 
-        try:
-            spec = check_metric(wh, tp.metric_trends.metric, tp.product_area)
-            if "feature" in spec.needs or tp.metric_trends.feature:
-                check_metric_feature(wh, tp.metric_trends.feature, tp.product_area, spec)
-            warnings.extend(check_metric_source(wh, spec, tp.metric_trends.feature))
-        except WorkbookError as exc:
-            raise WorkbookError(f"params/{tp.team}.yaml, section `metric_trends`: {exc}") from None
+        section = tp.metric_trends
+        keys = ["metric"] + [f"metrics[{i}]" for i in range(len(section.metrics))]
+        for key, name in zip(keys, [section.metric, *section.metrics], strict=True):
+            try:
+                spec = check_metric(wh, name, tp.product_area)
+                lead = key == "metric"
+                feature = section.feature if lead or "feature" in spec.needs else None
+                if "feature" in spec.needs or (lead and feature):
+                    check_metric_feature(wh, feature, tp.product_area, spec)
+                warnings.extend(check_metric_source(wh, spec, feature))
+            except WorkbookError as exc:
+                raise WorkbookError(
+                    f"params/{tp.team}.yaml, key `metric_trends.{key}`: {exc}"
+                ) from None
 
 
 def _check_features(tp, wh) -> None:
