@@ -179,3 +179,31 @@ def test_forecast_no_better_than_naive_says_so():
     )  # fmt: skip
     answer = " ".join(a.summary())
     assert "no better than last week's value (MASE 2.00" in answer
+
+
+def test_bands_are_widened_by_past_misses_never_narrowed():
+    from helpers.metric_trends.forecasting import _widening
+
+    # 40 past errors, 5 of them twice the 95% band's half-width: the conformal quantile
+    # (the 39th smallest of 40) is 2, so the band doubles; all inside: no change
+    scores = [(0.6, 0.5)] * 35 + [(2.6, 2.0)] * 5
+    w80, w95 = _widening(scores)
+    assert w95 == pytest.approx(2.0) and w80 == pytest.approx(1.0)
+    assert _widening([(0.1, 0.1)] * 40) == (1.0, 1.0)
+    assert _widening([(5.0, 5.0)] * 19) == (1.0, 1.0)  # too few errors to calibrate
+
+
+def test_forecast_after_a_level_shift_says_its_band_was_widened(rng):
+    # a level that jumps by 40 sd midway: forecasts made before the jump missed it, so the
+    # band shown is widened and the model line says so
+    y = 100 + rng.normal(0, 2, 60) + np.where(np.arange(60) >= 30, 80.0, 0.0)
+    y = pd.Series(y, _weeks(60))
+    bt = trends.backtest(y, "week", 8, value_range=ValueRange("rate", None, None))
+    assert bt.widen95 > 1
+    f = trends.forecast(
+        y, "week", 8, value_range=ValueRange("rate", None, None), widen=(bt.widen80, bt.widen95)
+    )
+    plain = trends.forecast(y, "week", 8, value_range=ValueRange("rate", None, None))
+    assert "widened" in f.model and "widened" not in plain.model
+    assert ((f.frame.hi95 - f.frame.lo95) > (plain.frame.hi95 - plain.frame.lo95)).all()
+    assert ((f.frame.lo95 <= f.frame.lo80) & (f.frame.hi80 <= f.frame.hi95)).all()

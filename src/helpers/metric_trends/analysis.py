@@ -288,14 +288,17 @@ def analyse(
     adjusted = cleaned - (season if season is not None else 0.0)
     tt = trend_test(adjusted, grain, alpha=alpha)
     tt.deseasonalised = dec.ran
-    fc = (
-        forecast(cleaned, grain, horizon, value_range=vr, seasonal=dec.ran)
-        if run_forecast
-        else None
-    )
     bt = (
         backtest(cleaned, grain, horizon, actual=y, value_range=vr, seasonal=dec.ran)
         if run_backtest and run_forecast
+        else None
+    )
+    # the bands of the forecast shown hold its past errors (the backtest's), not only the
+    # model's own variance
+    widen = (bt.widen80, bt.widen95) if bt is not None and not bt.message else None
+    fc = (
+        forecast(cleaned, grain, horizon, value_range=vr, seasonal=dec.ran, widen=widen)
+        if run_forecast
         else None
     )
     hol_table = jd.holidays.reset_index(drop=True)

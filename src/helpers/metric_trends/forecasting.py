@@ -9,7 +9,10 @@ shown is then the *median* of the forecast distribution, and the *mean* is
 kept inside the metric's range (0-100 for a share). The bands allow for the fitted
 parameters: the noise variance with ``n - k`` degrees of freedom and Student t quantiles,
 so a short history gets a wider band (statsmodels' ETS bands treat the parameters as
-known and covered 85-89% in our backtests; validation/trends.py).
+known and covered 85-89% in our backtests; validation/trends.py). Where the series' own
+past forecasts missed more often than that, the bands are widened to hold them: at each
+backtest origin by the errors of the forecasts made before it (split-conformal, on the
+model scale), and for the forecast shown by all the backtest's errors (:func:`_widening`).
 """
 
 from __future__ import annotations
@@ -86,8 +89,12 @@ class _Model:
             )
         return ETSModel(s, **kw).fit(disp=False)
 
-    def fit_predict(self, y: np.ndarray, h: int):
-        """(median, mean, sd on the model scale, lo80, hi80, lo95, hi95, converged)."""
+    def fit_predict(self, y: np.ndarray, h: int, widen: tuple[float, float] = (1.0, 1.0)):
+        """(median, mean, sd on the model scale, lo80, hi80, lo95, hi95, converged).
+
+        ``widen``: factors (80%, 95%) by which the bands' half-widths on the model scale
+        are stretched, from the series' own past forecast errors (:func:`_widening`).
+        The location on the model scale is kept in ``self.mu``."""
         from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
         w = self.to(y)
@@ -113,6 +120,9 @@ class _Model:
         sd = np.nan_to_num(sd, nan=0.0) * np.sqrt(len(w) / df)
         sd = np.maximum(sd, self._floor(w, mu))
         q80, q95 = student_t.isf(0.10, df), student_t.isf(0.025, df)
+        self.mu, self.sd, self.q = mu, sd, (q80, q95)
+        q80 = q80 * max(widen[0], 1.0)
+        q95 = max(q95 * max(widen[1], 1.0), q80)  # the 80% band stays inside the 95% one
         clip = self.vr.clip
         median = clip(self.back(mu))
         mean = clip(np.expm1(mu + sd**2 / 2) if self.log else mu)
@@ -131,6 +141,41 @@ class _Model:
         return np.full(len(mu), 1e-3 * max(float(np.nanmedian(np.abs(w))), span))
 
 
+#: fewest past forecast errors from which the bands are calibrated
+_MIN_ERRORS = 20
+
+
+def _widening(scores: list[tuple[float, float]]) -> tuple[float, float]:
+    """Factors (80%, 95%) that stretch the bands to hold past forecast errors.
+
+    ``scores``: for every past forecast scored on what followed, ``|error| / half-width``
+    of its 80% and 95% bands on the model scale (1 or less: the band held it). Each
+    factor is the split-conformal quantile of those scores, the ``ceil((m + 1) p)``-th
+    smallest of ``m`` (Vovk, Gammerman & Shafer), never below 1: bands are widened where
+    the model's own variance proved too small (parameters taken as known, a level
+    that moved), never narrowed. Below 20 scores: no widening.
+    """
+    m = len(scores)
+    if m < _MIN_ERRORS:
+        return 1.0, 1.0
+    arr = np.asarray(scores, dtype=float)
+    out = []
+    for col, p in ((0, 0.80), (1, 0.95)):
+        v = np.sort(arr[:, col][np.isfinite(arr[:, col])])
+        k = int(np.ceil((len(v) + 1) * p))
+        out.append(float(max(v[k - 1], 1.0)) if 0 < k <= len(v) else 1.0)
+    return out[0], out[1]
+
+
+def _scores(model: _Model, actual: np.ndarray) -> list[tuple[float, float]]:
+    """``|error| / half-width`` of the last forecast's 80% and 95% bands, model scale."""
+    ok = np.isfinite(actual)
+    err = np.abs(model.to(actual[ok]) - model.mu[ok])
+    sd = model.sd[ok]
+    q80, q95 = model.q
+    return list(zip(err / (q80 * sd), err / (q95 * sd), strict=True))
+
+
 def _future(index: pd.DatetimeIndex, grain: str, h: int) -> pd.DatetimeIndex:
     return pd.date_range(index[-1], periods=h + 1, freq=FREQ[grain])[1:]
 
@@ -147,6 +192,7 @@ def forecast(
     *,
     value_range: ValueRange | None = None,
     seasonal: bool = False,
+    widen: tuple[float, float] | None = None,
 ) -> Forecast:
     """Forecast ``horizon`` periods with 80% and 95% prediction intervals.
 
@@ -163,6 +209,9 @@ def forecast(
         The metric's range: counts are modelled on the log scale; bands stay inside it.
     seasonal
         Whether the series has a seasonal pattern (STL + ETS when True).
+    widen
+        Factors (80%, 95%) stretching the bands, from past forecast errors
+        (:attr:`Backtest.widen80`, :attr:`Backtest.widen95`); never below 1.
     """
     grain = grain_check(grain)
     vr = value_range or ValueRange()
@@ -175,7 +224,8 @@ def forecast(
             [f"Too few complete {grain}s ({len(y)}) to forecast (at least {_MIN_TRAIN})."],
         )
     model = _Model(grain, vr, SEASON[grain] if seasonal else None, None)
-    median, mean, _sd, lo80, hi80, lo95, hi95, ok = model.fit_predict(y.to_numpy(), horizon)
+    w = widen or (1.0, 1.0)
+    median, mean, _sd, lo80, hi80, lo95, hi95, ok = model.fit_predict(y.to_numpy(), horizon, w)
     frame = pd.DataFrame(
         {
             "period": _future(y.index, grain, horizon),
@@ -188,7 +238,13 @@ def forecast(
         }
     )
     notes = [] if ok else ["The forecast model's optimiser did not fully converge."]
-    return Forecast(grain, frame, model.name, notes)
+    name = model.name
+    if max(w) > 1.0:
+        name += (
+            f"; bands widened ×{max(w[1], 1.0):.2f} (95%) and ×{max(w[0], 1.0):.2f} (80%) "
+            "to hold past forecast errors"
+        )
+    return Forecast(grain, frame, name, notes)
 
 
 @dataclass
@@ -203,6 +259,9 @@ class Backtest:
     coverage95: float
     origins: int = 0
     message: str = ""
+    #: factors stretching the bands of the next forecast, from all the backtest's errors
+    widen80: float = 1.0
+    widen95: float = 1.0
 
     @property
     def n(self) -> int:
@@ -272,7 +331,9 @@ def backtest(
     Origins are spread evenly from the first point with enough history (10 periods,
     or three seasons when seasonal) to the last, at least 12 where the data hold them
     and at most 24; each forecast is made from the data before its origin only and
-    scored on the periods that followed.
+    scored on the periods that followed. Its bands are widened by the errors of the
+    earlier origins' forecasts on periods before it (:func:`_widening`), as the
+    forecast shown is widened by all of them.
 
     Parameters
     ----------
@@ -290,7 +351,8 @@ def backtest(
         MAPE (%); MASE, the forecast's mean absolute error over the held-out periods
         divided by that of the naive forecast (the last value, or for days the same day a
         week before) made at the same origins; the share of actual values inside the
-        80% and 95% bands, with their counts.
+        80% and 95% bands, with their counts; ``widen80`` and ``widen95``, the factors
+        for the next forecast's bands.
     """
     grain = grain_check(grain)
     vr = value_range or ValueRange()
@@ -318,10 +380,22 @@ def backtest(
     model.fit_predict(y.to_numpy(), 1)  # choose the model form on the whole series
     lag = 7 if grain == "day" else 1
     rows = []
+    seen = obs.to_numpy()
+    past: list[tuple[int, float, float]] = []  # (period scored, 80% score, 95% score)
     for o in origins:
         h = min(horizon, n - o)
         train = y.to_numpy()[:o]
-        median, _mean, _sd, lo80, hi80, lo95, hi95, _ok = model.fit_predict(train, h)
+        # bands calibrated by the errors of earlier forecasts on periods before this origin
+        widen = _widening([(a, b) for t, a, b in past if t < o])
+        median, _mean, _sd, lo80, hi80, lo95, hi95, _ok = model.fit_predict(train, h, widen)
+        past += [
+            (o + i, a, b)
+            for i, (a, b) in zip(
+                np.flatnonzero(np.isfinite(seen[o : o + h])),
+                _scores(model, seen[o : o + h]),
+                strict=True,
+            )
+        ]
         steps = np.arange(h)
         naive = train[o - lag + (steps % lag)] if lag > 1 and o >= lag else np.full(h, train[-1])
         rows.append(
@@ -348,4 +422,5 @@ def backtest(
     mase = float(err.mean() / naive_err.mean()) if naive_err.mean() > 0 else np.nan
     cov95 = float(((table.actual >= table.lo95) & (table.actual <= table.hi95)).mean())
     cov80 = float(((table.actual >= table.lo80) & (table.actual <= table.hi80)).mean())
-    return Backtest(grain, table, mape, mase, cov80, cov95, len(origins))
+    w80, w95 = _widening([(a, b) for _t, a, b in past])
+    return Backtest(grain, table, mape, mase, cov80, cov95, len(origins), "", w80, w95)

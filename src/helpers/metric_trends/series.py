@@ -311,7 +311,11 @@ def _complete_through(wh, spec: MetricSpec, as_of: dt.date) -> dt.date:
 
     if spec.table == "metrics" or not wh.has("events"):
         return as_of
-    latest = wh.last_event_date()
+    ev = wh.table("events")
+    latest = ev.aggregate(m=ev.ts.max()).to_pyarrow().to_pylist()[0]["m"]
+    if latest is None:  # no events at all: the series says there is nothing to trend
+        return as_of
+    latest = latest.date() if isinstance(latest, dt.datetime) else latest
     if as_of < latest:
         return as_of
     done = last_complete_day(wh)

