@@ -1,4 +1,5 @@
-"""Measuring tools for the benchmarks: wall time, peak memory of a process tree, medians."""
+"""Measuring tools for the benchmarks: wall time, peak memory of a process tree (RSS summed,
+and PSS: shared pages divided among the processes that share them), CPU time, medians."""
 
 from __future__ import annotations
 
@@ -24,13 +25,17 @@ VENV_BIN = Path(sys.executable).parent
 
 @dataclass
 class Measured:
-    """One measured command: wall seconds, peak RSS of its whole process tree, exit code."""
+    """One measured command: wall seconds, peak RSS summed over its whole process tree,
+    peak PSS of the tree (``/proc/<pid>/smaps_rollup``: the memory the tree really holds,
+    shared libraries and forked pages counted once), CPU seconds of the tree, exit code."""
 
     seconds: float
     peak_mib: float
     returncode: int
     stdout: str = ""
     stderr: str = ""
+    peak_pss_mib: float = 0.0
+    cpu_s: float = 0.0
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -42,6 +47,22 @@ def _tree_rss(proc: psutil.Process) -> int:
     for p in procs:
         with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
+    return total
+
+
+def _tree_pss(proc: psutil.Process) -> int:
+    """Sum of the tree's PSS in bytes (0 where the kernel has no smaps_rollup)."""
+    total = 0
+    try:
+        pids = [proc.pid, *(c.pid for c in proc.children(recursive=True))]
+    except psutil.Error:
+        return 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
     return total
 
 
@@ -74,13 +95,18 @@ def run_measured(
         preexec_fn=limit,
     )
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_pss = 0
     stop = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
 
     def sample():
-        nonlocal peak
+        nonlocal peak, peak_pss
+        n = 0
         while not stop.is_set():
             peak = max(peak, _tree_rss(ps))
+            if n % 4 == 0:  # smaps_rollup walks every mapping: every 200 ms is enough
+                peak_pss = max(peak_pss, _tree_pss(ps))
+            n += 1
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -90,7 +116,18 @@ def run_measured(
     finally:
         stop.set()
         sampler.join()
-    return Measured(time.perf_counter() - t0, peak / 2**20, proc.returncode, out, err)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of every waited-for descendant (kernels are reaped by the runner, which is ours)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Measured(
+        time.perf_counter() - t0,
+        peak / 2**20,
+        proc.returncode,
+        out,
+        err,
+        peak_pss_mib=peak_pss / 2**20,
+        cpu_s=cpu,
+    )
 
 
 def median_of(n: int, fn: Callable[[], float]) -> tuple[float, list[float]]:

@@ -101,8 +101,9 @@ def bench_generation(work: Path, events: int, repeats: int = 3) -> dict:
 
 
 def bench_team_run(root: Path, team: str, repeats: int = 3) -> dict:
-    """One team's three notebooks through `workbook run --force`: wall and tree peak memory."""
-    times, peaks = [], []
+    """One team's notebooks through `workbook run --force`: wall, CPU and tree peak memory
+    (RSS summed, and PSS: runner, workers and kernels, shared pages counted once)."""
+    times, peaks, pss, cpu = [], [], [], []
     for _ in range(repeats):
         r = run_measured(
             [str(VENV_BIN / "workbook"), "run", "--team", team, "--force"],
@@ -112,9 +113,13 @@ def bench_team_run(root: Path, team: str, repeats: int = 3) -> dict:
             raise RuntimeError(r.stdout[-2000:] + r.stderr[-2000:])
         times.append(r.seconds)
         peaks.append(r.peak_mib)
+        pss.append(r.peak_pss_mib)
+        cpu.append(r.cpu_s)
     return {
         "seconds": round(statistics.median(times), 2),
+        "cpu_s": round(statistics.median(cpu), 2),
         "peak_mib": round(max(peaks)),
+        "peak_pss_mib": round(max(pss)),
         "runs": [round(x, 2) for x in times],
     }
 

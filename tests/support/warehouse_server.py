@@ -205,11 +205,12 @@ class TeamRun:
         return self.root.name.split("-", 1)[1]
 
 
-def run_team(team: str, *, url: str | None = None) -> TeamRun:
+def run_team(team: str, *, url: str | None = None, label: str = "pg") -> TeamRun:
     """Run every notebook of ``team`` with the real CLI on the tiny warehouse.
 
     With ``url``, the team's params say ``source: env:WAREHOUSE_URL`` and the URL (with
-    its password) is given only through the environment. Cached per (team, url).
+    its password) is given only through the environment; ``label`` names the run's root
+    (one per server kind). Cached per (team, url).
     """
     import sys
 
@@ -219,7 +220,7 @@ def run_team(team: str, *, url: str | None = None) -> TeamRun:
     key = f"run:{team}:{url}"
     if key in _CACHE:
         return _CACHE[key]  # type: ignore[return-value]
-    root = _scratch() / f"{'pg' if url else 'duckdb'}-{team}"
+    root = _scratch() / f"{label if url else 'duckdb'}-{team}"
     shutil.copytree(paths.ROOT / "params", root / "params")
     (root / "data").mkdir()
     (root / "data" / "demo.duckdb").symlink_to(tiny_warehouse())

@@ -396,7 +396,14 @@ def _open_url(url: str):
     if url.startswith("sc://"):
         from pyspark.sql import SparkSession
 
-        return ibis.pyspark.connect(SparkSession.builder.remote(url).getOrCreate())
+        session = SparkSession.builder.remote(url).getOrCreate()
+        with contextlib.suppress(ImportError, AttributeError):
+            from pyspark.sql.connect.client.retries import DefaultPolicy
+
+            # an unreachable server fails in about ten seconds, not pyspark's default
+            # fifteen retries (minutes): a wrong URL is one line at once
+            session.client.set_retry_policies([DefaultPolicy(max_retries=5, max_backoff=4000)])
+        return ibis.pyspark.connect(session)
     return ibis.connect(url)
 
 

@@ -9,7 +9,8 @@ attempt for that date) and, only when every notebook succeeded, ``outputs/<team>
 
 Modules: :mod:`.plan` (validate and decide, no kernel), :mod:`.execute` (the fleet),
 :mod:`.kernels` (one notebook in a warm kernel), :mod:`.lock`, :mod:`.records`
-(results, keys, manifests, links), :mod:`.history` (history and prune).
+(results, keys, manifests, links), :mod:`.history` (history and prune),
+:mod:`.schedule` (one job per team on Airflow or Kubernetes).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from ..paths import RunFolder, TeamFolder
 from ..secrets import scrub
 from .carry import CARRIED, carry_over, with_carried
 from .kernels import execute_job, worker_init
-from .lock import TeamLock
+from .lock import TeamLock, links_lock
 from .plan import plan
 from .records import (
     OK,
@@ -311,10 +311,6 @@ def _finish_team(tr: TeamRun, started: dt.datetime, team_results: dict[str, JobR
         ok = all(r.status in OK for r in team_results.values())
         status = "succeeded" if ok else "failed"
         folder = TeamFolder(tr.team)
-        # latest only moves forward: a backfill (an older as_of) keeps today's pages
-        current = folder.latest()
-        current_as_of = (current.read_manifest() or {}).get("as_of") if current else None
-        forward = current_as_of is None or tr.as_of.isoformat() >= str(current_as_of)
         # the team's own time: from its first notebook's start to its last one's end
         times = [
             (r.started_at, r.finished_at)
@@ -323,16 +319,23 @@ def _finish_team(tr: TeamRun, started: dt.datetime, team_results: dict[str, JobR
         ]
         began = min((dt.datetime.fromisoformat(a) for a, _ in times), default=started)
         ended = max((dt.datetime.fromisoformat(b) for _, b in times), default=now())
-        record = manifest(tr, began, team_results, status, ended)
-        record["latest"] = ok and forward
-        if ok and not forward:
-            record["latest_note"] = (
-                f"a backfill: latest stays at the run as of {current_as_of}, which is newer"
-            )
-        write_json(tr.run.manifest, with_carried(record, tr.carried))
-        switch_link(folder.dated_link(tr.as_of), tr.run.path)
-        if ok and forward:
-            switch_link(folder.latest_link, tr.run.path)
+        # read and switch under one lock: another date's run of the team (another process
+        # or machine) cannot switch latest between our reading and our switching
+        with links_lock(tr.team):
+            # latest only moves forward: a backfill (an older as_of) keeps today's pages
+            current = folder.latest()
+            current_as_of = (current.read_manifest() or {}).get("as_of") if current else None
+            forward = current_as_of is None or tr.as_of.isoformat() >= str(current_as_of)
+            record = manifest(tr, began, team_results, status, ended)
+            record["latest"] = ok and forward
+            if ok and not forward:
+                record["latest_note"] = (
+                    f"a backfill: latest stays at the run as of {current_as_of}, which is newer"
+                )
+            write_json(tr.run.manifest, with_carried(record, tr.carried))
+            switch_link(folder.dated_link(tr.as_of), tr.run.path)
+            if ok and forward:
+                switch_link(folder.latest_link, tr.run.path)
     finally:
         if tr.lock:
             tr.lock.release()

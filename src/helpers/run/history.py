@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import stat
 from pathlib import Path
 
@@ -106,7 +107,9 @@ def history(team: str | None = None) -> list[dict]:
                 )
                 continue
             status = m.get("status")
-            if status == "running" and not alive(m.get("pid")):
+            # a run recorded on another machine (shared outputs) cannot be checked from here
+            here = m.get("host") in (None, socket.gethostname())
+            if status == "running" and here and not alive(m.get("pid")):
                 status = "interrupted"
             nbs = m.get("notebooks", [])
             ok = sum(e.get("status") in HELD for e in nbs)
@@ -190,7 +193,8 @@ def _prune_team(folder: TeamFolder, keep: int, dry_run: bool = False) -> list[Pa
         if real in protected or real.parent != runs_dir:
             continue
         m = r.read_manifest()
-        if m and m.get("status") == "running" and alive(m.get("pid")):
+        here = m and m.get("host") in (None, socket.gethostname())
+        if m and m.get("status") == "running" and (not here or alive(m.get("pid"))):
             continue
         if not dry_run:
             shutil.rmtree(real)  # fd-based: a link inside is removed, never followed

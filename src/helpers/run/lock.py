@@ -7,7 +7,13 @@ runners cannot both take it. Each team has two kinds of lock file in ``outputs/<
 
 * ``.lock-<as_of>``: held exclusively by the run of that date (its pid and start time are
   written inside, for the message a second run shows); removed when the run ends;
-* ``.lock-team``: held shared by every run of the team and exclusively by ``prune``.
+* ``.lock-team``: held shared by every run of the team and exclusively by ``prune``;
+* ``.lock-links``: held exclusively, for a moment, by a run that reads ``latest`` and
+  switches its links, so two runs of different dates finishing together cannot move
+  ``latest`` backwards.
+
+On shared storage (runs on several machines) these promises hold when the file system
+gives ``flock`` locks that every client sees and an atomic ``rename`` (docs/scheduling.md).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from ..errors import LockedError, WorkbookError
 from ..paths import TeamFolder
 from .records import iso, now
 
-__all__ = ["TeamLock", "alive", "team_lock"]
+__all__ = ["TeamLock", "alive", "links_lock", "team_lock"]
 
 # the team-wide lock shares the naming of the dated ones (no date is spelt "team")
 _TEAM = "team"
@@ -168,6 +174,18 @@ def team_lock(team: str) -> Iterator[None]:
     if fd is None:
         raise WorkbookError(f"team {team} is being run; try again when the run has ended")
     try:
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def links_lock(team: str) -> Iterator[None]:
+    """Hold the team's links exclusively while ``latest`` is read and switched (waits: the
+    holder keeps it for a few file operations)."""
+    fd = _open(TeamFolder(team).lock_path("links"))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)

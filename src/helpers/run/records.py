@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -222,6 +223,7 @@ def manifest(
             "run_id": tr.run.run_id,
             "status": status,
             "pid": os.getpid(),
+            "host": socket.gethostname(),  # a pid means something on this machine only
             "started_at": iso(started),
             "finished_at": iso(finished),
             "duration_s": round((finished - started).total_seconds(), 2) if finished else None,
