@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--only",
         default=None,
-        help="comma-separated: generation,aggregations,team_run,naive,fleet,feedback,dashboard",
+        help="comma-separated: generation,aggregations,team_run,naive,fleet,feedback,dashboard,explore",
     )
     p.add_argument("--work", type=Path, default=HERE / "_work")
     p.add_argument("--out", type=Path, default=None, help="folder for results.md/json")
@@ -58,7 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     only = (
         set(args.only.split(","))
         if args.only
-        else {"generation", "aggregations", "team_run", "naive", "fleet", "feedback", "dashboard"}
+        else {
+            "generation",
+            "aggregations",
+            "team_run",
+            "naive",
+            "fleet",
+            "feedback",
+            "dashboard",
+            "explore",
+        }
     )
     repeats = 1 if smoke else 3
     work = args.work
@@ -124,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         return dashboard_bench.run()
 
     step("dashboard:pages", dashboard)
+
+    def explore():
+        from . import explore_bench
+
+        return explore_bench.run(20_000 if smoke else 5_000_000, work / "explore")
+
+    step("explore:questions", explore)
     results["finished"] = time.strftime("%FT%TZ")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
