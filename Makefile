@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := data/demo.duckdb
+TEST_WORKERS ?= 2  # make test: pytest-xdist workers (files spread over them; 1 for one process)
 PIP_FLAGS := --quiet --disable-pip-version-check --no-warn-script-location
 
 .DEFAULT_GOAL := help
@@ -31,7 +32,7 @@ run: $(STAMP) $(DEMO) ## run every team's notebooks (creates .venv and the demo 
 
 test: $(STAMP) ## run the whole test suite (lint included)
 	$(BIN)/ruff check src tests notebooks benchmarks validation
-	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## unit tests only: no kernels, no browser, no server (under 2 minutes)
 	$(BIN)/ruff check src tests notebooks benchmarks validation

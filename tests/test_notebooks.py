@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -52,7 +53,12 @@ def test_every_team_has_every_notebook_executed_without_errors(fleet, team):
         nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
         assert errors == [], f"{team}/{name}"
-        assert (run_dir / f"{name}.html").stat().st_size > 1000
+        page = (run_dir / f"{name}.html").read_text()
+        assert len(page) > 1000
+        # the PM's copy opens offline: no script or stylesheet from an outside server
+        assert not re.search(r"<script\b[^>]*src=[\"']?(https?:)?//", page, re.I), name
+        assert not re.search(r"<link\b[^>]*href=[\"']?(https?:)?//", page, re.I), name
+        assert f"<title>{name.replace('_', ' ').capitalize()} — {team}</title>" in page
         answer = json.loads((run_dir / "answers" / f"{name}.json").read_text())["answer"]
         assert answer and all(isinstance(s, str) and s for s in answer)
         assert list((run_dir / "figures" / name).glob("*.png")), f"{team}/{name}: no figure"

@@ -284,7 +284,17 @@ def export_html(nb_path: Path) -> Path:
         sanitize_html=True,
         filters={"clean_html": clean_html},
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
+    name = nb_path.stem.replace("_", " ").capitalize()
+    team = nb_path.parent.parent.name  # outputs/<team>/<run id>/<notebook>.ipynb
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(nb_path, as_version=4), resources={"metadata": {"name": f"{name} — {team}"}}
+    )
+    # nbconvert's template loads require.js and MathJax from a CDN: the PM's copy opens
+    # offline and tells no outside server who read it (no output here needs either)
+    body = re.sub(
+        r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script\s*>", "", body, flags=re.I
+    )
+    body = re.sub(r"<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", "", body, flags=re.I)
     out = nb_path.with_suffix(".html")
     out.write_text(body, encoding="utf-8")
     return out
