@@ -92,7 +92,11 @@ show_answer(answer)
 rec.answer(answer, as_of=as_of_date, **report.facts())
 
 # %% [markdown]
-# ## NPS by segment and by month
+# ## How sure are we?
+# The evidence behind the answer, for the analyst: NPS with its intervals by segment and
+# month, the themes and their quotes, who says what, and what is new.
+#
+# ### NPS by segment and by month
 # Adjusted-Wald intervals (Rocks 2016). Months and segments with fewer than
 # `min_responses` answers are shown hollow and not read; the change sentence compares
 # the latest month with enough answers with the earlier answers of the window.
@@ -105,7 +109,7 @@ display(report.nps_by_segment)
 display(report.nps_monthly[report.nps_monthly.n > 0])
 
 # %% [markdown]
-# ## Themes
+# ### Themes
 # Each English comment belongs to the theme with its largest weight; shares are of the
 # themed comments (Wilson intervals). Comments in other languages and empty ones are
 # counted and set aside.
@@ -120,7 +124,7 @@ if themes.ok:
     display(themes.quotes)
 
 # %% [markdown]
-# ## Who says what
+# ### Who says what
 # Each theme's share of the comments of detractors (0–6), passives (7–8) and promoters
 # (9–10), of each segment and of the top quarter of accounts by ARR; and the catalogue
 # features that a theme's feature-request comments point to.
@@ -134,7 +138,7 @@ if themes.ok:
     display(report.features)
 
 # %% [markdown]
-# ## What is new
+# ### What is new
 # Share of each theme in the last `recent_days` against the rest of the window
 # (one-sided two-proportion z-test, Holm over themes); a theme is new when the adjusted
 # p-value is below `alpha` and its share rose by at least `min_rise`. The date is the

@@ -49,7 +49,14 @@ from IPython.display import display
 
 from helpers.customer_segmentation import plots, segment
 from helpers.data import connect, resolve_as_of
-from helpers.display import show_answer, show_notes, show_quality, use_style
+from helpers.display import (
+    show_answer,
+    show_next_step,
+    show_notes,
+    show_quality,
+    show_table,
+    use_style,
+)
 from helpers.results import Recorder
 
 use_style()
@@ -83,10 +90,26 @@ seg = segment(
 # %%
 answer = seg.summary()
 show_answer(answer, title=f"The answer for {team} at {as_of_date}")
-rec.answer(answer, as_of=as_of_date, product_area=product_area, method=method, **seg.base())
+rec.answer(answer, as_of=as_of_date, product_area=product_area, method=method, **seg.facts())
 
 # %% [markdown]
-# ## The accounts and their features
+# ## Who slipped
+# The accounts that left a healthy segment (Champions, Loyal, Potential Loyalist, New
+# Customers, Promising) for any other, for no activity or for churn since the previous
+# period, largest ARR first: the list to call. All of them are in the `slipping` table
+# (CSV); every account that moved is in `account_moves_<segments>`.
+
+# %%
+show_next_step(seg.next_step())
+show_table(seg.slipping())
+
+# %% [markdown]
+# ## How sure are we?
+# The evidence behind the answer, for the analyst: the accounts' features, how the RFM
+# scores and segments are made, the behavioural clusters and how stable they are, and
+# every move between segments.
+#
+# ### The accounts and their features
 # Features over the window ending at `as_of`: recency (days since the last event),
 # frequency (active days), intensity (events per active day), breadth (share of the
 # area's released features used), monetary (ARR, company-wide, or spend in the area),
@@ -105,7 +128,7 @@ display(
 )
 
 # %% [markdown]
-# ## RFM segments
+# ### RFM segments
 # Scores 1–5 from cut-offs, so equal values always get equal scores: recency in steps
 # of the area's usual gap between active days (whole weeks), frequency and monetary by
 # the quintiles of their values. FM = mean of the F and M scores; the first rule that
@@ -128,7 +151,7 @@ if "rfm_segment" in seg.summaries:
     rec.figure("rfm_segments", fig)
 
 # %% [markdown]
-# ## Behavioural clusters
+# ### Behavioural clusters
 # Features standardised (counts per day, seats, money and tenure logged first), k-means
 # with a fixed seed on the accounts with every feature (an account without an NPS
 # answer joins the nearest cluster by the features it has: no value is invented), k by
@@ -167,7 +190,7 @@ if "cluster_name" in seg.summaries:
     rec.figure("cluster_sizes", fig)
 
 # %% [markdown]
-# ## Who moved since the previous period
+# ### Who moved since the previous period
 # Segments at `as_of` against `previous_period_days` earlier (whole weeks: the same
 # weekday, the same window length), scored with today's cut-offs and clusters, so a
 # move is a change of the account, not of the scale. `new` = not one of the team's
@@ -190,7 +213,7 @@ if not seg.movements:
     show_notes(["No segmentation to compare: see the messages above."])
 
 # %% [markdown]
-# ## Exports
+# ### Exports
 # The assignments (for a CRM or follow-up) and the summary tables, as Parquet and CSV in
 # the run folder.
 

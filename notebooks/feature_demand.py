@@ -46,7 +46,14 @@ seed = 42  # seed of the bootstrap
 from IPython.display import display
 
 from helpers.data import connect, resolve_as_of
-from helpers.display import show_answer, show_notes, show_quality, use_style
+from helpers.display import (
+    show_answer,
+    show_next_step,
+    show_notes,
+    show_quality,
+    show_table,
+    use_style,
+)
 from helpers.feature_demand import demand_report, plots
 from helpers.results import Recorder
 
@@ -88,10 +95,27 @@ rec.answer(
     as_of=as_of_date,
     window_days=window_days,
     team_accounts=len(data.accounts),
+    next_step=report.next_step(),
 )
 
 # %% [markdown]
-# ## Demand per feature
+# ## Who asked
+# The share of the team's accounts asking for each feature (with its interval), and the
+# requesting accounts: per feature, most important and largest ARR first, with their
+# latest comments. All of them are in the `requesting_accounts` table (CSV).
+
+# %%
+show_next_step(report.next_step())
+if result.overall is not None:
+    rec.figure("shares", plots.shares_figure(result))
+show_table(report.tables()["requesting_accounts"])
+
+# %% [markdown]
+# ## How sure are we?
+# The evidence behind the answer, for the analyst: the numbers per feature, the paired
+# tests, the breakdown by segment, where and when requests came in, and usage.
+#
+# ### Demand per feature
 # Requesting accounts, their share of the team's accounts (Wilson interval at 1 − `alpha`),
 # ARR and seat shares and the importance-weighted score (highest importance 0–3 per
 # account), with bootstrap intervals over accounts; for ARR and seats, the effective
@@ -100,11 +124,9 @@ rec.answer(
 
 # %%
 display(report.tables()["demand"])
-if result.overall is not None:
-    rec.figure("shares", plots.shares_figure(result))
 
 # %% [markdown]
-# ## Pairwise comparison
+# ### Pairwise comparison
 # McNemar's score test on the accounts that asked for exactly one of the two, with
 # Tango's interval for the difference (the same statistic inverted); paired bootstrap
 # differences for ARR, seats and importance. Holm over all pairs; `level` is each
@@ -116,7 +138,7 @@ if result.overall is not None:
     display(result.overall.pairs)
 
 # %% [markdown]
-# ## By segment
+# ### By segment
 # Share of the team's accounts asking, per segment, with Wilson intervals; McNemar per
 # segment and pair, Holm-adjusted over every segment × pair test. A segment is said to
 # drive a difference only when Welch's test finds its per-account gap larger than the
@@ -133,7 +155,7 @@ if not result.segments.empty and not len(result.reversals):
     show_notes([f"No {data.segment_by} reverses a significant overall order."])
 
 # %% [markdown]
-# ## Where the requests come from, and when
+# ### Where the requests come from, and when
 # Periods the window cuts (the current month) are left out of the chart.
 
 # %%
@@ -143,7 +165,7 @@ display(
 )
 
 # %% [markdown]
-# ## Usage of released features
+# ### Usage of released features
 # For released features, demand shows in use too: the share of the team's accounts
 # active since the feature became available in the window that used it (so features
 # released on different dates are compared fairly), and the weekly adoption curve.

@@ -114,53 +114,6 @@ if report.ok:
 display(analysis.changes)
 
 # %% [markdown]
-# ## Seasonality, trend test and level shifts
-
-# %%
-dec = analysis.decomposition
-if dec is not None:
-    show_notes(dec.summary())
-if dec is not None and dec.ran:
-    rec.figure("decomposition", plots.decomposition_figure(dec))
-if analysis.trend is not None:
-    show_notes(analysis.trend.summary()[:1])
-display(analysis.changepoints)
-
-# %% [markdown]
-# ## Unusual periods and episodes
-# Each period against the periods just before it (unusual ones and holidays left out),
-# in units of the series' noise; unusual periods in a row are one episode. Holidays are
-# listed apart: they are expected to differ.
-
-# %%
-display(analysis.episodes)
-display(analysis.anomalies)
-display(analysis.holidays)
-
-# %% [markdown]
-# ## Forecast and its backtest
-
-# %%
-fc, bt = analysis.forecast, analysis.backtest
-show_notes([part.summary()[0] for part in (fc, bt) if part is not None])
-if fc is not None:
-    display(fc.frame)
-if bt is not None and not bt.message:
-    rec.figure("backtest", plots.backtest_figure(bt))
-
-# %% [markdown]
-# ## Segments side by side
-# Each segment's trend test; `p_holm` is adjusted across the segments (Holm), and the
-# trend label uses it.
-
-# %%
-if report.comparison_message:
-    show_notes([report.comparison_message])
-if not report.segments.empty:
-    rec.figure("segments", plots.segments_figure(report.by_segment, report.segments, unit=unit))
-    display(report.segments)
-
-# %% [markdown]
 # ## More metrics
 # The team's further metrics (`metrics`), each with the same grain, window and filter: its
 # answer, its notes and its series. Make one the lead `metric` for its full evidence.
@@ -194,6 +147,57 @@ for name in metrics:
         )
         rec.figure(f"{name}__series", fig)
         show_figure(fig)
+
+# %% [markdown]
+# ## How sure are we?
+# The evidence behind the answer, for the analyst: seasonality, the trend test and level
+# shifts, unusual periods, and how well past forecasts held.
+#
+# ### Seasonality, trend test and level shifts
+
+# %%
+dec = analysis.decomposition
+if dec is not None:
+    show_notes(dec.summary())
+if dec is not None and dec.ran:
+    rec.figure("decomposition", plots.decomposition_figure(dec))
+if analysis.trend is not None:
+    show_notes(analysis.trend.summary()[:1])
+display(analysis.changepoints)
+
+# %% [markdown]
+# ### Unusual periods and episodes
+# Each period against the periods just before it (unusual ones and holidays left out),
+# in units of the series' noise; unusual periods in a row are one episode. Holidays are
+# listed apart: they are expected to differ.
+
+# %%
+display(analysis.episodes)
+display(analysis.anomalies)
+display(analysis.holidays)
+
+# %% [markdown]
+# ### Forecast and its backtest
+
+# %%
+fc, bt = analysis.forecast, analysis.backtest
+show_notes([part.summary()[0] for part in (fc, bt) if part is not None])
+if fc is not None:
+    display(fc.frame)
+if bt is not None and not bt.message:
+    rec.figure("backtest", plots.backtest_figure(bt))
+
+# %% [markdown]
+# ## Segments side by side
+# Each segment's trend test; `p_holm` is adjusted across the segments (Holm), and the
+# trend label uses it.
+
+# %%
+if report.comparison_message:
+    show_notes([report.comparison_message])
+if not report.segments.empty:
+    rec.figure("segments", plots.segments_figure(report.by_segment, report.segments, unit=unit))
+    display(report.segments)
 
 # %% [markdown]
 # ## Data quality

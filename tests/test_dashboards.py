@@ -130,8 +130,11 @@ def test_list_teams_reports_latest_attempt_status(outputs):
 def test_team_html_puts_answers_before_first_chart(outputs):
     write_run(outputs, "analytics")
     page = dashboards.team_html(dashboards.load_snapshot("analytics"))
-    first_answer = page.index(ANSWERS["metric_trends"].format(title="Analytics"))
+    # the answer box says it in plain words (the interval is under "How sure are we?")
+    plain = ANSWERS["metric_trends"].format(title="Analytics").split(" (95% CI")[0] + "."
+    first_answer = page.index(plain)
     assert first_answer < page.index("<img")
+    assert ANSWERS["metric_trends"].format(title="Analytics") in page  # in full, below
     assert "As of 2026-10-31, run 2026-10-31 01:31 UTC" in page
 
 
@@ -252,9 +255,10 @@ def test_tables_show_dates_as_dates_rounded_numbers_and_worded_columns(outputs):
     for header in ("Week start", "ARR share", "ARR", "p-value"):
         assert f">{header}</th>" in page
     assert "<td>2026-05-11</td>" in page and "T00:00:00" not in page
-    # rounded as a person would write them (independent: Python's own formatting)
-    assert f">{round(1234567.891):,}</td>" in page  # 1,234,568
-    assert f">{0.123456:.3g}</td>" in page and f">{9.87654:.2f}</td>" in page
+    # rounded as a person would write them (independent: Python's own formatting); money
+    # with its currency sign, shares as percentages
+    assert f">${round(1234567.891):,}</td>" in page  # $1,234,568
+    assert f">{0.123456:.1%}</td>" in page and f">${9.87654:.2f}</td>" in page
     assert "&lt; 0.001" in page and "1.23e-05" not in page
 
 

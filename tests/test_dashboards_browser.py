@@ -20,7 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import psutil
 import pytest
-from support.dashboard_runs import ANSWERS, write_live_notebook, write_params, write_run
+from support.dashboard_runs import (
+    PLAIN_ANSWERS,
+    write_live_notebook,
+    write_params,
+    write_run,
+)
 
 from helpers import dashboards, paths
 
@@ -175,7 +180,7 @@ def test_team_page_shows_answers_and_chart_and_takes_no_kernel(server, page):
     page.locator("a.wb-team-link", has_text="Analytics").click()
     _first_chart_loaded(page)
     body = page.inner_text("body")
-    assert ANSWERS["feature_demand"].format(title="Analytics") in body
+    assert PLAIN_ANSWERS["feature_demand"].format(title="Analytics") in body
     assert "As of 2026-10-31, run 2026-10-31 01:31 UTC" in body
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard_team.png"), full_page=True)
@@ -194,7 +199,7 @@ def test_analysis_and_table_links_and_the_team_picker_navigate(server, page):
     page.locator("form.wb-switch button").click()
     page.locator("h1.wb-title", has_text="Admin").wait_for()
     assert page.url.endswith("/team/admin")
-    assert ANSWERS["metric_trends"].format(title="Admin") in page.inner_text("body")
+    assert PLAIN_ANSWERS["metric_trends"].format(title="Admin") in page.inner_text("body")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from . import __version__, paths
-from .errors import LockedError, WorkbookError
+from .errors import LockedError, WorkbookError, did_you_mean
 from .secrets import looks_like_connection, scrub
 
 __all__ = ["EXIT", "main"]
@@ -155,6 +155,54 @@ def _parser() -> argparse.ArgumentParser:
         default=4,
         help="live (widget) pages open at once; above it they answer 'busy'",
     )
+    s.add_argument("--currency", default="$", help="the sign of money columns (default $)")
+    s.add_argument(
+        "--stale-days",
+        type=_positive,
+        default=8,
+        help="mark a team stale when its results are older than this many days (default 8)",
+    )
+
+    dg = sub.add_parser(
+        "digest",
+        help="the cross-team digest of the latest runs, as Markdown and HTML (for mail or chat)",
+    )
+    dg.add_argument("--team", action="append", default=None, help="only this team (repeatable)")
+    dg.add_argument(
+        "--out",
+        default=None,
+        help="folder to write digest.md and digest.html into (default outputs/_digest/<date>/)",
+    )
+    dg.add_argument(
+        "--stale-days",
+        type=_positive,
+        default=None,
+        help="a run older than this many days (or on data this much older) is stale (default 8)",
+    )
+    dg.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8866/",
+        help="the address of the PM pages, for the digest's links",
+    )
+    dg.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print each team's export to PDF (needs Chromium)",
+    )
+
+    sc = sub.add_parser(
+        "schedule",
+        help="print an Airflow DAG file or Kubernetes CronJobs: one job per team",
+    )
+    sc.add_argument("target", choices=["airflow", "kubernetes"], help="the orchestrator")
+    sc.add_argument("--team", action="append", help="team (repeatable); default: every team")
+    sc.add_argument("--at", default="15 6 * * *", help="cron schedule, UTC (default 15 6 * * *)")
+    sc.add_argument("--root", default=None, help="airflow: the checkout on the workers")
+    sc.add_argument("--image", default="workbook:latest", help="kubernetes: the image")
+    sc.add_argument(
+        "--claim", default="workbook-outputs", help="kubernetes: the ReadWriteMany volume claim"
+    )
+    sc.add_argument("--secret", default=None, help="kubernetes: Secret with WAREHOUSE_URL etc.")
 
     m = sub.add_parser("metrics", help="list the metrics (built-in and params/metrics.yaml)")
     m.add_argument("-v", "--verbose", action="store_true", help="labels, units and definitions")
@@ -430,9 +478,43 @@ def _serve(args) -> int:
             token_file=args.token_file,
             server_names=args.server_name,
             max_kernels=args.max_kernels,
+            currency=args.currency,
+            stale_days=args.stale_days,
         )
         or 0
     )
+
+
+def _digest(args) -> int:
+    from urllib.parse import urlsplit
+
+    from .dashboards.digest import STALE_DAYS, build_digest, write_digest
+    from .dashboards.export import export_pdf, write_exports
+    from .errors import check_choice
+    from .params import known_teams
+
+    teams = args.team
+    if teams:
+        known = known_teams()
+        for t in teams:
+            check_choice("team", t, known)
+    url = urlsplit(args.base_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise WorkbookError(
+            f"`--base-url` must be an http(s) address such as http://127.0.0.1:8866/, "
+            f"not {args.base_url!r}"
+        )
+    digest = build_digest(
+        teams, stale_days=args.stale_days if args.stale_days is not None else STALE_DAYS
+    )
+    out = Path(args.out) if args.out else None
+    md, page = write_digest(digest, out, base_url=args.base_url)
+    exports = write_exports([t.team for t in digest.teams], md.parent)
+    for html_path in exports if args.pdf else []:
+        export_pdf(html_path, html_path.with_suffix(".pdf"))
+    print(digest.markdown(args.base_url))
+    print(f"wrote {md}, {page} and {len(exports)} team export(s)", file=sys.stderr)
+    return 0
 
 
 def _metrics(args) -> int:
@@ -525,7 +607,31 @@ def _validate(args) -> int:
     return EXIT["invalid"] if bad else EXIT["ok"]
 
 
+def _schedule(args) -> int:
+    from .params import known_teams
+    from .run import schedule
+
+    known = known_teams()
+    for team in args.team or []:
+        if team not in known:
+            raise WorkbookError(f"unknown team {team!r}{did_you_mean(team, known)}")
+    teams = args.team or known
+    if args.target == "airflow":
+        root = args.root or str(paths.ROOT)
+        print(schedule.airflow_dag(teams, root=root, schedule=args.at), end="")
+    else:
+        print(
+            schedule.kubernetes_cronjobs(
+                teams, image=args.image, claim=args.claim, secret=args.secret, schedule=args.at
+            ),
+            end="",
+        )
+    return 0
+
+
 _COMMANDS = {
+    "schedule": _schedule,
+    "digest": _digest,
     "plan": _plan,
     "validate": _validate,
     "demo-data": _demo,

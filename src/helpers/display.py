@@ -13,7 +13,15 @@ import pandas as pd
 from .data import Warehouse
 from .data.contract import check
 
-__all__ = ["quality_table", "show_answer", "show_notes", "show_quality", "use_style"]
+__all__ = [
+    "quality_table",
+    "show_answer",
+    "show_next_step",
+    "show_notes",
+    "show_quality",
+    "show_table",
+    "use_style",
+]
 
 
 def _md(text: object) -> str:
@@ -41,6 +49,28 @@ def show_notes(sentences: list[str] | str, title: str | None = None) -> None:
         sentences = [sentences]
     head = f"**{_md(title)}**\n\n" if title else ""
     display(Markdown(head + "\n".join(f"- {_md(s)}" for s in sentences)))
+
+
+def show_next_step(text: str) -> None:
+    """Display the suggested next step under an answer, in bold, escaped."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"**Next step:** {_md(text)}"))
+
+
+def show_table(df: pd.DataFrame, rows: int = 20) -> None:
+    """Display the first ``rows`` rows of a table as a reader sees it: no index column,
+    numbers rounded with thousands separators, missing values as —, every value escaped;
+    says how many rows the full table (recorded as CSV) has."""
+    from IPython.display import HTML, Markdown, display
+
+    def number(x: float) -> str:
+        return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.2f}"
+
+    head = df.head(rows)
+    display(HTML(head.to_html(index=False, na_rep="—", float_format=number, escape=True)))
+    if len(df) > rows:
+        display(Markdown(f"*The first {rows} of {len(df):,} rows; all are in the CSV.*"))
 
 
 def show_figure(fig) -> None:

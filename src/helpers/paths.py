@@ -11,6 +11,7 @@ __all__ = [
     "TeamFolder",
     "dashboards_dir",
     "data_dir",
+    "digest_dir",
     "default_warehouse",
     "notebooks_dir",
     "outputs_dir",
@@ -39,6 +40,12 @@ def outputs_dir() -> Path:
     """Folder of run records: ``outputs/<team>/`` (see :class:`TeamFolder`)."""
     env = os.environ.get("WORKBOOK_OUTPUTS")
     return Path(env).resolve() if env else root() / "outputs"
+
+
+def digest_dir() -> Path:
+    """Folder of the Monday digests: ``outputs/_digest/<date>/digest.{md,html}`` (a name no
+    team can have)."""
+    return outputs_dir() / "_digest"
 
 
 def notebooks_dir() -> Path:

@@ -97,16 +97,20 @@ class Recorder:
             self.written.append(path.with_suffix(".csv"))
         return path
 
-    def figure(self, name: str, fig) -> Path | None:
-        """Save a matplotlib figure as PNG (the figure stays open for the notebook)."""
+    def figure(self, name: str, fig) -> None:
+        """Save a matplotlib figure as PNG (the figure stays open for the notebook).
+
+        Returns None, as :meth:`answer` does: a notebook cell ending with this call must
+        not print the run folder's path into the PM's copy (``self.written`` has it).
+        """
         path = self._path("figures", name, ".png")
         if path is None:
             return None
         fig.savefig(path, dpi=110, bbox_inches="tight")
         self.written.append(path)
-        return path
+        return None
 
-    def answer(self, sentences: list[str] | str, **facts) -> Path | None:
+    def answer(self, sentences: list[str] | str, **facts) -> None:
         """Save the plain-words answer (and any small facts) that the dashboards show first."""
         if isinstance(sentences, str):
             sentences = [sentences]
@@ -122,7 +126,7 @@ class Recorder:
             )
         )
         self.written.append(path)
-        return path
+        return None  # a cell ending with this call prints nothing (no server path)
 
 
 def _neutral(value):

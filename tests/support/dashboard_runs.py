@@ -22,13 +22,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["ANSWERS", "write_live_notebook", "write_params", "write_run"]
+__all__ = ["ANSWERS", "PLAIN_ANSWERS", "write_live_notebook", "write_params", "write_run"]
 
 #: The first answer sentence of each analysis; tests look for these on the pages.
 ANSWERS = {
     "customer_segmentation": "{title} has 4 customer segments; 38 accounts slipped to At risk.",
     "feature_demand": "Dark mode is most wanted by {title} customers (41% vs 28%, p = 0.003).",
     "metric_trends": "Active accounts in {title} grew 3.1% a week (95% CI 2.2% to 4.0%).",
+}
+
+#: The same answers as the answer box shows them, written out by hand: the method's words
+#: and numbers (p-values, intervals) are left to "How sure are we?".
+PLAIN_ANSWERS = {
+    "customer_segmentation": ANSWERS["customer_segmentation"],
+    "feature_demand": "Dark mode is most wanted by {title} customers (41% vs 28%).",
+    "metric_trends": "Active accounts in {title} grew 3.1% a week.",
 }
 
 

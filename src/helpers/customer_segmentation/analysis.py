@@ -12,11 +12,20 @@ import pandas as pd
 from ..errors import WorkbookError, check_choice
 from ..paths import TeamFolder
 from ..results import read_table
-from ._common import MONEY, _as_date, _current, _window_words
+from ._common import MONEY, _as_date, _current, _money, _window_words
 from .answer import answer_sentences
 from .clusters import ClusterResult, behaviour_clusters
 from .features import DEFAULT_CLUSTER_FEATURES, account_features, company_baseline
-from .movement import CHURNED, Movement, assignments, segment_movement, segment_summary
+from .movement import (
+    CHURNED,
+    MOVE_COLUMNS,
+    Movement,
+    account_moves,
+    assignments,
+    healthy_segments,
+    segment_movement,
+    segment_summary,
+)
 from .rfm import RFMResult, rfm_segments
 
 __all__ = [
@@ -70,9 +79,75 @@ class Segmentation:
         """The answer first: the base, then 3–5 sentences a PM can act on."""
         return answer_sentences(self)
 
+    def healthy(self) -> list[str]:
+        """The RFM segments whose accounts should stay there (:func:`healthy_segments`)."""
+        if self.rfm is None or not self.rfm.ok:
+            return []
+        return healthy_segments(self.rfm.rules)
+
+    def moves(self, by: str) -> pd.DataFrame:
+        """Every account that changed segment (``by``) since the previous period, with its
+        name, plan, region, money, last activity and open requests; slipped ones first."""
+        col = self.money[0]
+        cols = ["account_id", "name", "plan", "region", "last_active", "requests", col]
+        who = pd.concat([self.features[cols], self.previous_features[cols]], ignore_index=True)
+        who = who.drop_duplicates("account_id")
+        status = self.movement_accounts.drop_duplicates("account_id").set_index("account_id")
+        who["status"] = who["account_id"].map(status["status"])
+        if col != "arr":  # spend at stake: the movement's own money (earlier window if there)
+            who[col] = who["account_id"].map(status[col]).fillna(who[col])
+        healthy = self.healthy() if by == "rfm_segment" else None
+        return account_moves(
+            self.previous_assignments, self.assignments, who, by=by, healthy=healthy, money=col
+        )
+
+    def slipping(self) -> pd.DataFrame:
+        """The accounts to call: those that left a healthy segment (RFM; with clusters only,
+        those that stopped using the area or churned), largest money first."""
+        for by in ("rfm_segment", "cluster_name"):
+            if by in self.movements and self.movements[by].ok:
+                m = self.moves(by)
+                return m[m["slipped"]].drop(columns="slipped").reset_index(drop=True)
+        return pd.DataFrame(columns=[c for c in MOVE_COLUMNS if c != "slipped"])
+
+    def next_step(self) -> str:
+        """The suggested next step in plain words: who to call, or that no one slipped."""
+        if not self.ok or not self.movements:
+            return "Nothing to act on yet: see the messages above."
+        slip = self.slipping()
+        col, word, _ = self.money
+        if slip.empty:
+            return "No account left a healthy segment: nothing to chase this week."
+        return (
+            f"Call these {len(slip):,} accounts, largest {word} first: they left a healthy "
+            f"segment since {self.previous_as_of} ({_money(slip[col].sum())} {word})."
+        )
+
+    def facts(self) -> dict:
+        """The headline numbers as plain values, recorded beside the answer (the team
+        list and the Monday digest read them): the base, ARR (or spend) at risk and who
+        slipped."""
+        col, word, _ = self.money
+        out: dict = {**self.base(), "money": word}
+        if self.rfm is not None and self.rfm.ok and "rfm_segment" in self.summaries:
+            risky = self.rfm.rules.loc[self.rfm.rules["at_risk"], "segment"].tolist()
+            summ = self.summaries["rfm_segment"]
+            at_risk = summ[summ.index.isin(risky)]
+            out["at_risk_accounts"] = int(at_risk["accounts"].sum())
+            out["at_risk_money"] = round(float(at_risk[col].sum()), 2)
+        if self.ok and self.movements:
+            slip = self.slipping()
+            out["slipped_accounts"] = len(slip)
+            out["slipped_money"] = round(float(slip[col].sum()), 2) if len(slip) else 0.0
+            out["previous_as_of"] = str(self.previous_as_of)
+        out["next_step"] = self.next_step()
+        return out
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table worth recording, by name (all also written as CSV)."""
         out = {"assignments": self.assignments, "features": self.features}
+        if self.ok and self.movements:
+            out["slipping"] = self.slipping()
         for by, table in self.summaries.items():
             out[f"summary_{by}"] = table
         money = self.money[0]
@@ -81,6 +156,7 @@ class Segmentation:
                 out[f"movement_{by}_accounts"] = mv.accounts
                 out[f"movement_{by}_{money}"] = mv.arr
                 out[f"moves_{by}"] = mv.moves
+                out[f"account_moves_{by}"] = self.moves(by)
         if self.rfm is not None:
             out["rfm_rules"] = self.rfm.rules
             if self.rfm.cutoffs is not None:

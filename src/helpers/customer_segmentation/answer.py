@@ -105,7 +105,21 @@ def answer_sentences(seg: Segmentation) -> list[str]:
             churn_txt += ("; " if churn_txt else "") + (
                 f"{n} stopped using {seg.product_area} (no activity in the window)"
             )
-        if not worse.empty:
+        healthy = seg.healthy() if by == "rfm_segment" else []
+        slips = mv.moves[mv.moves["from_"].isin(healthy) & ~mv.moves["to"].isin(healthy)]
+        if not slips.empty:
+            # the alarm first: accounts that left a healthy segment (not Champions → Loyal)
+            n, m = int(slips["accounts"].sum()), slips[col].sum()
+            w = slips.iloc[0]
+            out.append(
+                f"Who slipped: {n} accounts ({_money(m)} {word}) left a healthy segment since "
+                f"{seg.previous_as_of}, most {word} from {w['from_']} to {w['to']} "
+                f"({int(w['accounts'])} accounts, {_money(w[col])})"
+                + (f"; {churn_txt}" if churn_txt else "")
+                + f". Next step: call these {n} accounts, largest {word} first "
+                '(the list "Who slipped" below, downloadable).'
+            )
+        elif not worse.empty:
             w = worse.iloc[0]
             out.append(
                 f"Biggest slip: {int(w['accounts'])} accounts, {_money(w[col])} {word}, "

@@ -17,7 +17,9 @@ __all__ = [
     "INACTIVE",
     "NEW",
     "Movement",
+    "account_moves",
     "assignments",
+    "healthy_segments",
     "segment_movement",
     "segment_summary",
 ]
@@ -273,3 +275,102 @@ def segment_movement(
         money_label=money_label,
         money=money,
     )
+
+
+#: Columns of :func:`account_moves`, in order (``arr`` is the money column: ``spend`` with
+#: ``monetary = "event_value"``).
+MOVE_COLUMNS = [
+    "account_id",
+    "name",
+    "plan",
+    "region",
+    "arr",
+    "previous_segment",
+    "segment",
+    "last_active",
+    "open_requests",
+    "slipped",
+]
+
+
+def healthy_segments(rules: pd.DataFrame) -> list[str]:
+    """The RFM segments an account should not leave: recent (R from 4), or of average
+    recency (R from 3) with above-average frequency and money (FM from 3), and not at risk.
+
+    With the standard rule table: Champions, Loyal, Potential Loyalist, New Customers and
+    Promising. Leaving one of them for any other segment, for no activity or for churn is
+    a *slip*, the move a PM acts on (Champions → Loyal is not one).
+    """
+    r = rules
+    keep = ~r["at_risk"].astype(bool) & (
+        (r["r_min"] >= 4) | ((r["r_min"] >= 3) & (r["fm_min"] >= 3))
+    )
+    return [str(s) for s in r.loc[keep, "segment"]]
+
+
+def account_moves(
+    previous: pd.DataFrame,
+    current: pd.DataFrame,
+    accounts: pd.DataFrame,
+    *,
+    by: str,
+    healthy: list[str] | None = None,
+    money: str = "arr",
+) -> pd.DataFrame:
+    """One row per account of either period: who it is, its segment then and now.
+
+    Parameters
+    ----------
+    previous, current
+        Assignments (``account_id`` and column ``by``) at the previous period and at as_of.
+    accounts
+        Per account (current features first, then the previous period's): ``account_id,
+        name, plan, region, status, last_active, requests`` and the money column.
+    by
+        ``rfm_segment`` or ``cluster_name``.
+    healthy
+        Segments an account should stay in (:func:`healthy_segments`); an account that was
+        in one and now is in none of them is ``slipped``. None: leaving (churned, no
+        activity) is a slip.
+    money
+        The money column (``arr`` or ``spend``); the output calls it by that name.
+
+    Returns
+    -------
+    DataFrame
+        :data:`MOVE_COLUMNS` (``previous_segment`` ``new`` for accounts not segmented then,
+        ``segment`` ``churned`` or ``no activity`` for those gone now), slipped accounts
+        first, largest money first.
+    """
+    check_choice("by", by, ["rfm_segment", "cluster_name"])
+    info = accounts.drop_duplicates("account_id").set_index("account_id")
+    prev = previous.dropna(subset=[by]).set_index("account_id")[by]
+    cur = current.dropna(subset=[by]).set_index("account_id")[by]
+    ids = prev.index.union(cur.index)
+    now = cur.reindex(ids).astype(object)
+    status = info["status"].reindex(ids)
+    gone = now.isna()
+    now.loc[gone] = [CHURNED if s == CHURNED else INACTIVE for s in status[gone]]
+    then = prev.reindex(ids).astype(object).fillna(NEW)
+    if healthy is None:
+        slipped = then.ne(NEW) & now.isin([CHURNED, INACTIVE])
+    else:
+        slipped = then.isin(healthy) & ~now.isin(healthy)
+    out = pd.DataFrame(
+        {
+            "account_id": ids.astype(str),
+            "name": info["name"].reindex(ids).to_numpy(),
+            "plan": info["plan"].reindex(ids).to_numpy(),
+            "region": info["region"].reindex(ids).to_numpy(),
+            money: info[money].reindex(ids).astype(float).fillna(0.0).to_numpy(),
+            "previous_segment": then.to_numpy(),
+            "segment": now.to_numpy(),
+            "last_active": pd.to_datetime(info["last_active"].reindex(ids)).dt.date.to_numpy(),
+            "open_requests": info["requests"].reindex(ids).fillna(0).astype("int64").to_numpy(),
+            "slipped": slipped.to_numpy(dtype=bool),
+        }
+    )
+    out = out[out["previous_segment"] != out["segment"]].reset_index(drop=True)
+    return out.sort_values(
+        ["slipped", money, "account_id"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)

@@ -10,13 +10,16 @@ anything is read; no path is built from visitor text and nothing outside the out
 folder is ever opened.
 
 Modules: :mod:`.query` (visitor input), :mod:`.snapshot` (reading runs), :mod:`.render`
-(HTML and CSV), :mod:`.site` (the recorded pages and their cache), :mod:`.kernels` (live
-pages' kernels, bounded), :mod:`.app` (the server process), :mod:`.server`
-(``workbook serve``).
+(HTML and CSV), :mod:`.tables` (a table view: sort, filter, CSV and XLSX), :mod:`.digest`
+(the Monday digest and the team list's numbers), :mod:`.export` (one-file export per
+team), :mod:`.site` (the recorded pages and their cache), :mod:`.kernels` (live pages'
+kernels, bounded), :mod:`.app` (the server process), :mod:`.server` (``workbook serve``).
 """
 
 from __future__ import annotations
 
+from .digest import Digest, build_digest, write_digest
+from .export import export_html, write_exports
 from .query import check_analysis, check_table, check_team, parse_query
 from .render import cell_text, column_label, landing_html, table_csv, team_html
 from .server import (
@@ -44,14 +47,17 @@ __all__ = [
     "CARRIED",
     "DASHBOARDS_DIR",
     "Analysis",
+    "Digest",
     "Pages",
     "Snapshot",
     "TeamStatus",
+    "build_digest",
     "cell_text",
     "check_analysis",
     "check_table",
     "check_team",
     "column_label",
+    "export_html",
     "landing_html",
     "list_teams",
     "load_snapshot",
@@ -64,4 +70,6 @@ __all__ = [
     "stop_server",
     "table_csv",
     "team_html",
+    "write_digest",
+    "write_exports",
 ]

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 import tornado.web
 from jupyter_core.utils import ensure_async
 from tornado.ioloop import IOLoop
-from traitlets import List, Unicode
+from traitlets import Integer, List, Unicode
 from voila.app import Voila
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.contentshandler import VoilaContentsHandler
@@ -90,6 +90,8 @@ class DashboardApp(Voila):
         help="Host names visitors use besides loopback (a reverse proxy's public name).",
     )
     notebooks_folder = Unicode("", config=True, help="Folder of the live notebooks.")
+    currency = Unicode("$", config=True, help="The sign of money columns on the pages.")
+    stale_days = Integer(8, config=True, help="Days after which a team's results are stale.")
 
     def initialize(self, argv=None):
         super().initialize(argv)
@@ -127,7 +129,7 @@ class DashboardApp(Voila):
         self.app = tornado.web.Application(**settings)
         self.app.transforms.insert(0, SecurityHeaders)
         self.app.settings.update(self.tornado_settings)
-        self.pages = Pages(self.base_url)
+        self.pages = Pages(self.base_url, currency=self.currency, stale_days=self.stale_days)
         pool = ThreadPoolExecutor(2, thread_name_prefix="pages")
         handlers = [
             *site_handlers(self.pages, pool),

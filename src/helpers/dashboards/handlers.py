@@ -121,7 +121,15 @@ class LegacyHandler(_PageHandler):
 class FileHandler(_PageHandler):
     @web.authenticated
     async def get(self, team: str, run_id: str, kind: str, analysis: str, name: str) -> None:
-        await self._send(self.pages.file, team, run_id, kind, analysis, name)
+        await self._send(self.pages.file, team, run_id, kind, analysis, name, self.request.query)
+
+
+class ExportHandler(_PageHandler):
+    """``/team/<team>/export.html``: the team's one-file export (a download)."""
+
+    @web.authenticated
+    async def get(self, team: str) -> None:
+        await self._send(self.pages.export, team)
 
 
 class NotFoundHandler(_PageHandler):
@@ -141,6 +149,7 @@ def site_handlers(pages: Pages, pool: ThreadPoolExecutor) -> list[tuple]:
         (base + "index.html", LegacyHandler, kw),
         (base + "team", SwitchHandler, kw),
         (base + "team/" + part, TeamHandler, kw),
+        (base + "team/" + part + "/export.html", ExportHandler, kw),
         (base + "files/" + "/".join([part, part, "(figures|tables)", part, part]), FileHandler, kw),
         (base + r"voila/render/(index\.ipynb|team\.ipynb)", LegacyHandler, kw),
         (base + r"voila/?", LegacyHandler, kw),

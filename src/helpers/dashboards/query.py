@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 #: Query-string keys a page understands; ``token`` belongs to the server's login.
-QUERY_KEYS = ("team", "analysis", "table")
+QUERY_KEYS = ("team", "analysis", "table", "sort", "order", "q")
 _IGNORED_KEYS = ("token",)
 MAX_QUERY = 512
 MAX_VALUE = 64
@@ -89,8 +89,21 @@ def parse_query(query: str | None) -> dict[str, str]:
             )
         if key in out:
             raise VisitorError(f"The address gives `{key}` more than once")
-        out[key] = _check_text(key, value)
+        out[key] = _check_filter(value) if key == "q" else _check_text(key, value)
+    if "order" in out:
+        check_choice("order", out["order"], ["asc", "desc"])
+    if not out.get("q", True):
+        del out["q"]
     return out
+
+
+def _check_filter(value: str) -> str:
+    """A table filter typed by a visitor: short printable text, matched as text only."""
+    if len(value) > MAX_VALUE:
+        raise VisitorError(f"The filter is too long (at most {MAX_VALUE} characters)")
+    if not value.isprintable():
+        raise VisitorError("The filter must be printable text")
+    return value.strip()
 
 
 def check_team(value: Any, teams: Sequence[str] | None = None) -> str:

@@ -122,6 +122,8 @@ def server_command(
     base_url: str = "/",
     notebooks_dir: Path | None = None,
     verbose: bool = False,
+    currency: str = "$",
+    stale_days: int = 8,
 ) -> list[str]:
     """The server's command line (no secret in it: the token travels in the environment).
 
@@ -152,6 +154,15 @@ def server_command(
     }.items():
         if not isinstance(value, int) or value < (0 if key == "pool_size" else 1):
             raise WorkbookError(f"The value for `{key}` must be a whole number ≥ 1, not {value!r}")
+    if not isinstance(currency, str) or not 1 <= len(currency) <= 3 or not currency.isprintable():
+        raise WorkbookError(
+            f"The value for `currency` must be a sign of 1 to 3 characters, such as $ or €, "
+            f"not {currency!r}"
+        )
+    if not isinstance(stale_days, int) or stale_days < 1:
+        raise WorkbookError(
+            f"The value for `stale_days` must be a whole number ≥ 1, not {stale_days!r}"
+        )
     folder = notebooks_dir or DASHBOARDS_DIR
     manager = "helpers.dashboards.kernels.BoundedKernelManager"
     return [
@@ -168,6 +179,8 @@ def server_command(
         f"--Voila.log_level={'INFO' if verbose else 'WARN'}",
         f"--DashboardApp.notebooks_folder={folder}",
         *(f"--DashboardApp.server_names={name}" for name in server_names),
+        f"--DashboardApp.currency={currency}",
+        f"--DashboardApp.stale_days={stale_days}",
         # live pages: preheated kernels wait at wait_for_request() for their visitor
         f"--VoilaConfiguration.multi_kernel_manager_class={manager}",
         f"--VoilaConfiguration.preheat_kernel={pool_size > 0}",
@@ -231,6 +244,8 @@ def serve(
     env: Mapping[str, str] | None = None,
     quiet: bool = False,
     verbose: bool = False,
+    currency: str = "$",
+    stale_days: int = 8,
 ) -> int | subprocess.Popen:
     """Serve the PM pages (``workbook serve``, ``make serve``).
 
@@ -274,6 +289,11 @@ def serve(
         Send the server's log to /dev/null instead of the terminal.
     verbose
         Log every request (INFO) instead of warnings only.
+    currency
+        The sign of money columns on the pages (1 to 3 characters).
+    stale_days
+        The team list marks a team stale when its run finished more than this many days
+        ago, or ran on data this much older than the run.
 
     Raises
     ------
@@ -296,6 +316,8 @@ def serve(
         base_url=base_url,
         notebooks_dir=folder,
         verbose=verbose,
+        currency=currency,
+        stale_days=stale_days,
     )
     _check_port_free(host, port)
     run_env = {**os.environ, **(env or {})}

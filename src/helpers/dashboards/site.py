@@ -9,6 +9,7 @@ answers, figures and table heads) in a small thread pool, never on its loop.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from ..errors import WorkbookError
 from .query import ALL, check_team, parse_query
 from .render import (
     CSS_HASH,
+    CURRENCY,
     document,
     landing_html,
     notice_html,
@@ -27,6 +29,7 @@ from .render import (
     team_html,
 )
 from .snapshot import Snapshot, list_teams, load_snapshot, served_teams, state
+from .tables import VIEW_KEYS, read_view, table_xlsx
 
 __all__ = ["PAGE_CSP", "Page", "Pages"]
 
@@ -67,8 +70,18 @@ class Pages:
     """
 
     def __init__(
-        self, base_url: str = "/", teams: Sequence[str] | None = None, max_pages: int = 512
+        self,
+        base_url: str = "/",
+        teams: Sequence[str] | None = None,
+        max_pages: int = 512,
+        *,
+        currency: str = CURRENCY,
+        stale_days: int | None = None,
     ):
+        from .digest import STALE_DAYS
+
+        self.currency = currency
+        self.stale_days = STALE_DAYS if stale_days is None else stale_days
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.teams = list(teams) if teams is not None else None
         self.max_pages = max_pages
@@ -125,14 +138,18 @@ class Pages:
 
     # ----------------------------------------------------------------- pages
     def landing(self) -> Page:
-        """The team list."""
-        key = ("landing", self.state())
-        return self._remember(
-            key,
-            lambda: _html(
-                200, "Product teams", landing_html(list_teams(self.teams), self.base_url)
-            ),
-        )
+        """The team list, most urgent team first, with each team's numbers and flags (the
+        digest of :mod:`.digest`); rendered again when a run changes or the day does."""
+        from .digest import build_digest
+
+        key = ("landing", self.state(), dt.date.today())
+
+        def render() -> Page:
+            digest = build_digest(self.teams, stale_days=self.stale_days)
+            body = landing_html(list_teams(self.teams), self.base_url, digest)
+            return _html(200, "Product teams", body)
+
+        return self._remember(key, render)
 
     def team(self, team: str, query: str = "") -> Page:
         """A team page for ``/team/<team>?<query>``; 404 for an unknown team, 400 for a bad query."""
@@ -150,18 +167,55 @@ class Pages:
         if snap is None:
             return self.notice(200, "This team has no successful run yet.")
         analysis, table = q.get("analysis", ALL), q.get("table")
+        view = {k: q[k] for k in VIEW_KEYS if k in q}
+        if view and (analysis == ALL or table is None):
+            return self.notice(400, "Sorting and filtering need an analysis and a table.")
         latest = tuple(sorted(self._latest().items(), key=lambda kv: kv[0]))
-        key = ("team", team, snap.run_id, analysis, table, latest)
+        key = ("team", team, snap.run_id, analysis, table, tuple(sorted(view.items())), latest)
 
         def render() -> Page:
             teams = list_teams(self.teams)
-            body = team_html(snap, analysis, table, base_url=self.base_url, teams=teams)
-            return _html(200, snap.title, body)
+            body = team_html(
+                snap,
+                analysis,
+                table,
+                base_url=self.base_url,
+                teams=teams,
+                view=view,
+                currency=self.currency,
+            )
+            what = snap.analyses[analysis].title if analysis in snap.analyses else "All analyses"
+            return _html(200, f"{snap.title} · {what} · Product teams", body)
 
         try:
+            if "q" in view:  # free text a visitor typed: answered, never kept
+                return render()
             return self._remember(key, render)
         except WorkbookError as exc:  # an analysis or table the run did not record
             return self.notice(404, str(exc))
+
+    def export(self, team: str) -> Page:
+        """The team's one-file export (``/team/<team>/export.html``): every analysis, figures
+        inside the file, no script, nothing loaded from elsewhere; for mail and print."""
+        from .export import export_html
+
+        try:
+            team = check_team(team, served_teams(self.teams))
+        except WorkbookError as exc:
+            return self.notice(404, str(exc))
+        snap = self.snapshot(team)
+        if snap is None:
+            return self.notice(404, "This team has no successful run yet.")
+        page = self._remember(
+            ("export", team, snap.run_id),
+            lambda: Page(200, export_html(snap, currency=self.currency).encode("utf-8")),
+        )
+        name = f"{team}-{snap.as_of or snap.run_id}.html"
+        return Page(
+            page.status,
+            page.body,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     def notice(self, status: int, message: str) -> Page:
         """A page of one plain sentence (never kept: visitors choose what it says)."""
@@ -174,7 +228,7 @@ class Pages:
             team = check_team(q.get("team"), served_teams(self.teams))
         except WorkbookError as exc:
             return self.notice(400, str(exc))
-        rest = {k: v for k, v in q.items() if k != "team"}
+        rest = {k: v for k, v in q.items() if k in ("analysis", "table")}
         return self.redirect(
             "team/" + quote(team, safe="") + ("?" + urlencode(rest) if rest else "")
         )
@@ -194,11 +248,15 @@ class Pages:
         return self.redirect("", 301)
 
     # ----------------------------------------------------------------- files
-    def file(self, team: str, run_id: str, kind: str, analysis: str, name: str) -> Page:
-        """A figure (PNG) or a table (CSV) of the team's current run; 404 for anything else.
+    def file(
+        self, team: str, run_id: str, kind: str, analysis: str, name: str, query: str = ""
+    ) -> Page:
+        """A figure (PNG) or a table (CSV or XLSX) of the team's current run; 404 for
+        anything else.
 
-        Every part is looked up among what the run recorded: no path is built from the
-        address.
+        A table's download holds what the page shows: with ``sort``, ``order`` and ``q`` in
+        the query, the same rows in the same order (:func:`.tables.view_table`). Every part
+        is looked up among what the run recorded: no path is built from the address.
         """
         missing = self.notice(404, "There is no such file in this team's latest run.")
         if team not in served_teams(self.teams):
@@ -213,23 +271,45 @@ class Pages:
             except OSError:
                 return missing
             return Page(200, data, "image/png", {"Cache-Control": _IMMUTABLE})
-        if kind == "tables" and name.endswith(".csv") and name[:-4] in a.tables:
-            parquet = a.tables[name[:-4]]
+        stem, _, suffix = name.rpartition(".")
+        if kind == "tables" and suffix in ("csv", "xlsx") and stem in a.tables:
+            try:
+                q = parse_query(query)
+            except WorkbookError as exc:
+                return self.notice(400, str(exc))
+            view = {k: q[k] for k in VIEW_KEYS if k in q}
+            if set(q) - set(VIEW_KEYS):
+                return self.notice(400, "A download's address takes only sort, order and q.")
+            parquet = a.tables[stem]
             recorded = parquet.with_suffix(".csv")
             try:
-                if recorded.is_file() and not recorded.is_symlink():
-                    data = recorded.read_bytes()
+                if suffix == "csv" and not view:
+                    if recorded.is_file() and not recorded.is_symlink():
+                        data = recorded.read_bytes()
+                    else:
+                        data = table_csv(parquet)
                 else:
-                    data = table_csv(parquet)
-            except Exception:  # a table pyarrow cannot write as CSV: say so, never a traceback
-                return self.notice(404, "This table cannot be downloaded as CSV.")
+                    shown = read_view(
+                        parquet,
+                        sort=view.get("sort"),
+                        order=view.get("order", "desc"),
+                        q=view.get("q"),
+                    )
+                    data = table_xlsx(shown, stem) if suffix == "xlsx" else table_csv(shown)
+            except Exception:  # a table pyarrow cannot write: say so, never a traceback
+                return self.notice(404, f"This table cannot be downloaded as {suffix.upper()}.")
             filename = f"{team}-{analysis}-{name}"
+            content = (
+                "text/csv; charset=utf-8"
+                if suffix == "csv"
+                else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            )
             return Page(
                 200,
                 data,
-                "text/csv; charset=utf-8",
+                content,
                 {
-                    "Cache-Control": _IMMUTABLE,
+                    "Cache-Control": "no-cache" if view else _IMMUTABLE,
                     "Content-Disposition": f'attachment; filename="{filename}"',
                 },
             )

@@ -20,6 +20,7 @@ __all__ = [
     "base_counts",
     "check_features",
     "load_demand",
+    "requesting_accounts",
 ]
 
 #: Segment dimensions of the breakdown; ``segment`` reads the latest segmentation run.
@@ -288,3 +289,93 @@ def load_demand(
         notes=notes,
         window_days=window_days,
     )
+
+
+#: The request table's importance scores in words (the data contract's scale).
+IMPORTANCE_WORDS = {0: "not important", 1: "nice to have", 2: "important", 3: "critical"}
+
+
+def requesting_accounts(
+    wh: Warehouse,
+    product_area: str,
+    features: list[str],
+    *,
+    as_of: dt.date,
+    window_days: int = 365,
+    sources: list[str] | None = None,
+    names: dict[str, str] | None = None,
+    max_comments: int = 3,
+) -> pd.DataFrame:
+    """Who asked: per compared feature, each of the team's accounts that requested it in
+    the window, with what a PM needs to call them.
+
+    Returns
+    -------
+    DataFrame
+        ``feature, account_id, name, plan, region, arr, importance`` (the account's highest,
+        in words), ``requests, last_asked`` and ``comments`` (its latest ``max_comments``
+        comments, newest first, e-mail addresses, links and phone numbers removed); per
+        feature in the order given, most important first, then largest ARR.
+    """
+    # the one scrubber of quoted customer text (shared with the feedback analysis)
+    from ..customer_feedback.text import scrub, shorten
+
+    sources = list(sources or SOURCES)
+    t0, t1 = _window(as_of, window_days)
+    pop = _team(wh, product_area, as_of, window_days)
+    fr = wh.table("feature_requests")
+    req = fr.filter(
+        fr.feature.isin(features),
+        fr.source.isin(sources),
+        fr.created_at >= t0,
+        fr.created_at < t1,
+    ).semi_join(pop, "account_id")
+    rows = req.select("account_id", "feature", "created_at", "importance", "comment").to_pandas()
+    cols = [
+        "feature",
+        "account_id",
+        "name",
+        "plan",
+        "region",
+        "arr",
+        "importance",
+        "requests",
+        "last_asked",
+        "comments",
+    ]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    acc = wh.table("accounts")
+    who = (
+        acc.semi_join(req, "account_id")
+        .select("account_id", "name", "plan", "region", "arr")
+        .to_pandas()
+    )
+    rows = rows.sort_values("created_at", ascending=False, kind="stable")
+
+    def said(texts: pd.Series) -> str:
+        kept = [shorten(scrub(str(t))) for t in texts.dropna() if str(t).strip()]
+        return " · ".join(kept[:max_comments])
+
+    g = rows.groupby(["feature", "account_id"], sort=False)
+    out = g.agg(
+        importance=("importance", "max"),
+        requests=("importance", "size"),
+        last_asked=("created_at", "max"),
+        comments=("comment", said),
+    ).reset_index()
+    out = out.merge(who, on="account_id", how="left")
+    out["arr"] = out["arr"].astype(float).fillna(0.0)
+    out["last_asked"] = pd.to_datetime(out["last_asked"]).dt.date
+    out["rank"] = out["feature"].map({f: i for i, f in enumerate(features)})
+    out = out.sort_values(
+        ["rank", "importance", "arr", "account_id"],
+        ascending=[True, False, False, True],
+        kind="stable",
+    )
+    out["importance"] = (
+        out["importance"].map(IMPORTANCE_WORDS).fillna(out["importance"].astype(str))
+    )
+    if names:
+        out["feature"] = out["feature"].map(lambda f: names.get(f) or f)
+    return out[cols].reset_index(drop=True)

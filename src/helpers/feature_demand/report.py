@@ -11,7 +11,7 @@ import pandas as pd
 from ..data import Warehouse
 from ..paths import TeamFolder
 from ..results import read_answer
-from .load import DemandData, base_counts, load_demand
+from .load import DemandData, base_counts, load_demand, requesting_accounts
 from .result import DemandResult, compare_demand
 from .usage import adoption, adoption_curve
 
@@ -27,10 +27,65 @@ class DemandReport:
     adoption: pd.DataFrame
     adoption_note: str | None
     curve: pd.DataFrame
+    requesters: pd.DataFrame | None = None  # who asked (:func:`requesting_accounts`)
 
     def summary(self) -> list[str]:
         """The answer a PM reads first."""
         return self.result.summary()
+
+    def next_step(self) -> str:
+        """The suggested next step in plain words: plan the leader, or keep collecting."""
+        r, d = self.result, self.data
+        asked = 0 if self.requesters is None else self.requesters["account_id"].nunique()
+        if r.winner:
+            name = d.names.get(r.winner, r.winner)
+            return (
+                f"Plan for {name}, and tell the accounts that asked for it (the list "
+                '"Who asked") when it ships.'
+            )
+        more = self.requests_to_settle()
+        ask = f"ask the {asked:,} requesting accounts which feature they would pick"
+        if more is None:
+            return f"No clear winner yet: keep collecting requests, and {ask}."
+        top, n = more
+        if n is None:
+            return (
+                f"No clear winner yet: {d.names.get(top, top)} and the next features are "
+                f"asked for about equally often, so more requests are unlikely to settle it; {ask}."
+            )
+        return (
+            f"No clear winner yet: at today's split, about {n:,} more accounts asking for "
+            f"only one of {d.names.get(top, top)} and its closest rival would settle it; "
+            f"meanwhile {ask}."
+        )
+
+    def requests_to_settle(self) -> tuple[str, int | None] | None:
+        """(leading feature, accounts needed) when no feature wins on accounts: how many
+        more accounts asking for only one of the leader and a rival it does not yet beat
+        would make McNemar's score test significant at the pair's own (Holm) level, if
+        requests keep today's split (``z² / (2r − 1)²`` discordant accounts in all, ``r``
+        the leader's share of them); ``None`` accounts when the split is even. None when
+        there is a winner, or the weighting is not accounts."""
+        import math
+
+        from scipy.stats import norm
+
+        c = self.result.overall
+        if c is None or c.winner or c.weighting != "accounts" or len(c.ranking) < 2:
+            return None
+        top = str(c.ranking["feature"].iloc[0])
+        need = 0
+        for rival in c.contenders:
+            if rival == top:
+                continue
+            row = c.pair(top, rival)
+            x, y = (row.only_a, row.only_b) if row.a == top else (row.only_b, row.only_a)
+            if x + y == 0 or x <= y:
+                return top, None
+            z = norm.ppf(1 - (1 - float(row.level)) / 2)
+            total = math.ceil(z**2 / (2 * x / (x + y) - 1) ** 2)
+            need = max(need, total - int(x + y), 1)
+        return (top, need) if need else None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table worth recording, by name (CSV copies: see :attr:`CSV`)."""
@@ -47,10 +102,12 @@ class DemandReport:
             }
         out |= {"requests_by_source": d.by_source, "requests_over_time": d.over_time}
         out |= {"adoption": self.adoption, "adoption_curve": self.curve}
+        if self.requesters is not None:
+            out["requesting_accounts"] = self.requesters
         return out
 
     #: tables also written as CSV, for spreadsheets and CRMs
-    CSV = ("demand", "pairs", "segments")
+    CSV = ("demand", "pairs", "segments", "requesting_accounts")
 
 
 def demand_report(
@@ -107,7 +164,18 @@ def demand_report(
     recent = used.loc[pd.to_datetime(used.released_at) >= pd.Timestamp(data.start), "feature"]
     chosen = recent.tolist() or used.feature.head(3).tolist()
     curve = adoption_curve(wh, product_area, chosen, as_of=as_of, window_days=window_days)
-    return DemandReport(data, result, used, note, curve)
+    winner = result.winner
+    order = [winner, *[f for f in features if f != winner]] if winner else list(features)
+    asked = requesting_accounts(
+        wh,
+        product_area,
+        order,
+        as_of=as_of,
+        window_days=window_days,
+        sources=data.sources,
+        names=data.names,
+    )
+    return DemandReport(data, result, used, note, curve, asked)
 
 
 def segmentation_window(team: str, run_dir: str | Path | None = None) -> int:
