@@ -31,7 +31,7 @@ from helpers.data.demo import DemoSpec, generate
 pytestmark = pytest.mark.slow
 
 TEAM = "analytics"
-TRIALS = 20
+TRIALS = 12
 SEED = 20261031
 
 

@@ -285,7 +285,7 @@ def export_html(nb_path: Path) -> Path:
         filters={"clean_html": clean_html},
     )
     name = nb_path.stem.replace("_", " ").capitalize()
-    team = nb_path.parent.parent.name  # outputs/<team>/<run id>/<notebook>.ipynb
+    team = nb_path.parent.parent.parent.name  # outputs/<team>/runs/<run id>/<notebook>.ipynb
     body, _ = exporter.from_notebook_node(
         nbformat.read(nb_path, as_version=4), resources={"metadata": {"name": f"{name} — {team}"}}
     )
