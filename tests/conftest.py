@@ -17,27 +17,6 @@ from helpers.data.demo import DemoSpec, generate, truth_path
 SMALL = DemoSpec(events=400_000, accounts=1200, areas=4, seed=7)
 
 
-#: the longest test files (a minute or more each, measured by `make test --durations`):
-#: `make test` spreads files over two xdist workers in collection order, so these start first
-#: and the short files fill in around them instead of one long file running alone at the end
-LONGEST_FIRST = [
-    "test_faults.py",
-    "test_spark.py",
-    "test_bench.py",
-    "test_notebooks.py",
-    "test_run_order.py",
-    "test_bad_data.py",
-    "test_run_records.py",
-    "test_explorer_browser.py",
-    "test_secrets.py",
-]
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
-
-
 @pytest.fixture
 def rng(request) -> np.random.Generator:
     """A generator seeded from the test's name: reproducible, different per test."""
