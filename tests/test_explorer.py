@@ -8,6 +8,7 @@ plain DuckDB queries and YAML reads, not from the explorer's code. The browser t
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import duckdb
@@ -247,3 +248,54 @@ def test_credentials_of_an_env_source_never_reach_the_page(explorer):
         View(team="vault", metric="events", grain="week", window_days=540)
     )
     assert f"source: env:{ENV_VAR}" in text and PASSWORD not in text
+
+
+def test_the_answer_and_chart_come_first_and_the_forecast_follows_with_the_notebooks_numbers(
+    root, tmp_path
+):
+    """A fresh view is shown without its forecast first (the backtest is the slow part);
+    the whole view then has exactly the sentences of the notebook's one `trend_report` call."""
+    from helpers.dashboards.explore.html import answer_html
+    from helpers.data import connect
+    from helpers.metric_trends import trend_report
+
+    ex = Explorer(cache_dir=tmp_path)
+    view = check_view(parse_explore_query(LINK + "&compare_by=none"), ex)
+    shown = []
+    whole = ex.answer(view, early=shown.append)
+    assert len(shown) == 1
+    first = shown[0]
+    assert first.complete is False and whole.complete is True
+    assert first.chart and whole.chart and first.chart != whole.chart  # the forecast drawn
+    assert first.values == whole.values
+    # the oracle: the scheduled notebook's own call with the team's params
+    p = load_team("analytics")
+    mt = p.metric_trends
+    with connect(p.source) as wh:
+        report = trend_report(
+            wh,
+            "active_accounts",
+            product_area=p.product_area,
+            as_of=dt.date.fromisoformat(whole.as_of),
+            grain="week",
+            window_days=mt.window_days,
+            segment_column="plan",
+            segment_value="enterprise",
+            compare_by=None,
+            horizon=mt.horizon,
+            holidays_country=mt.holidays_country,
+            min_coverage=mt.min_coverage,
+            team="analytics",
+        )
+        expected = [str(s) for s in report.summary()]
+    assert whole.sentences == expected
+    k = len(first.sentences)
+    assert first.sentences == expected[:k]
+    rest = expected[k:]
+    assert rest and rest[0].startswith("Next ") and rest[-1].startswith("In backtests")
+    html = answer_html(first, view.query())
+    assert 'data-complete="0"' in html and "wb-pending" in html
+    assert 'data-complete="1"' in answer_html(whole, view.query())
+    # a kept view comes whole, without a first part
+    again = []
+    assert ex.answer(view, early=again.append).complete and not again

@@ -142,7 +142,10 @@ def page(browser):
 
 
 def _answer_shown(page, query_part: str = "") -> None:
-    page.locator(f'.wb-explore[data-view*="{query_part}"] img.wb-series').wait_for()
+    # the whole view: the answer and chart come first, the forecast follows in place
+    page.locator(
+        f'.wb-explore[data-view*="{query_part}"][data-complete="1"] img.wb-series'
+    ).wait_for()
 
 
 def _clean(page) -> None:

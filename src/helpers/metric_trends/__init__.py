@@ -9,7 +9,7 @@ backtest), ``period_change`` → ``analysis`` (``analyse``) → ``report`` (``tr
 from __future__ import annotations
 
 from ._common import SEASON, ValueRange
-from .analysis import MIN_COVERAGE, TrendAnalysis, analyse, compare_segments
+from .analysis import MIN_COVERAGE, TrendAnalysis, add_forecast, analyse, compare_segments
 from .calendar import holiday_periods
 from .decomposition import Decomposition, decompose
 from .forecasting import Backtest, Forecast, backtest, forecast
@@ -45,6 +45,7 @@ __all__ = [
     "Forecast",
     "TrendAnalysis",
     "TrendTest",
+    "add_forecast",
     "analyse",
     "anomalies",
     "backtest",

@@ -42,6 +42,7 @@ __all__ = [
     "TrendAnalysis",
     "TrendTest",
     "ValueRange",
+    "add_forecast",
     "analyse",
     "anomalies",
     "backtest",
@@ -288,19 +289,6 @@ def analyse(
     adjusted = cleaned - (season if season is not None else 0.0)
     tt = trend_test(adjusted, grain, alpha=alpha)
     tt.deseasonalised = dec.ran
-    bt = (
-        backtest(cleaned, grain, horizon, actual=y, value_range=vr, seasonal=dec.ran)
-        if run_backtest and run_forecast
-        else None
-    )
-    # the bands of the forecast shown hold its past errors (the backtest's), not only the
-    # model's own variance
-    widen = (bt.widen80, bt.widen95) if bt is not None and not bt.message else None
-    fc = (
-        forecast(cleaned, grain, horizon, value_range=vr, seasonal=dec.ran, widen=widen)
-        if run_forecast
-        else None
-    )
     hol_table = jd.holidays.reset_index(drop=True)
     if len(hol_table):
         notes.append(
@@ -321,7 +309,40 @@ def analyse(
         episodes(jd),
         hol_table,
     )
-    result.judgement, result.forecast, result.backtest = jd, fc, bt
+    result.judgement = jd
+    if run_forecast:
+        add_forecast(result, horizon, run_backtest=run_backtest)
+    return result
+
+
+def add_forecast(
+    result: TrendAnalysis, horizon: int = 8, *, run_backtest: bool = True
+) -> TrendAnalysis:
+    """The forecast (and its backtest) of an analysis made with ``run_forecast=False``.
+
+    ``analyse(..., run_forecast=True)`` is this call on the analysis without them, so a
+    page can show the answer and the chart first and the forecast a few seconds later
+    (the backtest refits the model at up to 24 origins) with the notebook's numbers.
+    The forecast and the backtest are those of the cleaned series (unusual periods and
+    holidays bridged, never across a level shift); the backtest scores what was observed.
+    Returns ``result``, completed in place.
+    """
+    jd = result.judgement
+    if result.message or jd is None:
+        return result
+    y, grain, vr = result.values, result.grain, result.value_range
+    seasonal = bool(result.decomposition is not None and result.decomposition.ran)
+    cleaned = clean(y, jd, breaks=result.changepoints.date)
+    bt = (
+        backtest(cleaned, grain, horizon, actual=y, value_range=vr, seasonal=seasonal)
+        if run_backtest
+        else None
+    )
+    # the bands of the forecast shown hold its past errors (the backtest's), not only the
+    # model's own variance
+    widen = (bt.widen80, bt.widen95) if bt is not None and not bt.message else None
+    fc = forecast(cleaned, grain, horizon, value_range=vr, seasonal=seasonal, widen=widen)
+    result.forecast, result.backtest = fc, bt
     return result
 
 

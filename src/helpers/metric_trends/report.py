@@ -73,6 +73,7 @@ def trend_report(
     min_coverage: float = MIN_COVERAGE,
     team: str | None = None,
     run_dir: str | Path | None = None,
+    forecast: bool = True,
 ) -> TrendReport:
     """Compute the series in the engine, analyse it, and compare segments.
 
@@ -81,7 +82,8 @@ def trend_report(
     share of periods that must hold data for a verdict. A comparison that cannot be
     made (e.g. ``compare_by="segment"`` before any segmentation run) leaves the main
     analysis standing and says why in ``comparison_message``; a mistake in the main
-    series raises as usual.
+    series raises as usual. ``forecast=False`` leaves the forecast and its backtest out
+    (the slow part); :func:`~.analysis.add_forecast` adds them to ``report.analysis``.
     """
     from .calendar import check_country
 
@@ -109,6 +111,7 @@ def trend_report(
         holidays_country=holidays_country,
         min_coverage=min_coverage,
         coverage_verb="answered" if series.spec.aggregation == "nps" else "has data",
+        run_forecast=forecast,
     )
     by_segment, segments, message = None, pd.DataFrame(), None
     if compare_by is not None:

@@ -67,6 +67,9 @@ class Answer:
     yaml: str = ""
     run_line: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: False while the forecast and its backtest are still being computed (shown first
+    #: without them); a kept view is always complete
+    complete: bool = True
 
 
 def _png(fig) -> str:
@@ -366,8 +369,13 @@ class Explorer:
             )
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
-    def answer(self, view: View) -> Answer:
-        """The view computed by the notebook's helpers, or found in a cache."""
+    def answer(self, view: View, early=None) -> Answer:
+        """The view computed by the notebook's helpers, or found in a cache.
+
+        ``early``: called with the answer without its forecast (``complete=False``) as
+        soon as the rest is known, while the forecast and its backtest are computed; only
+        for a view computed now (a kept view comes whole).
+        """
         t0 = time.perf_counter()
         key = self.cache_key(view)
         with self._lock:
@@ -379,22 +387,34 @@ class Explorer:
             hit = self._read_disk(key)
             where = "disk" if hit is not None else ""
         if hit is None:
-            hit = self._compute(view)
+
+            def first(partial: dict) -> None:
+                out = self._finish(partial, view, "", t0)
+                out.complete = False
+                early(out)
+
+            hit = self._compute(view, first if early else None)
             self._write_disk(key, hit)
         with self._lock:
             self._memory[key] = hit
             while len(self._memory) > self.memory_items:
                 self._memory.popitem(last=False)
+        return self._finish(hit, view, where, t0)
+
+    def _finish(self, hit: dict, view: View, where: str, t0: float) -> Answer:
         out = Answer(**{k: v for k, v in hit.items() if k in Answer.__dataclass_fields__})
         out.cached = where
         out.seconds = round(time.perf_counter() - t0, 3)
         out.yaml, out.run_line = self.weekly_report(view)
         return out
 
-    def _compute(self, view: View) -> dict:
-        """One view, by the notebook's own calls (notebooks/metric_trends.py)."""
+    def _compute(self, view: View, early=None) -> dict:
+        """One view, by the notebook's own calls (notebooks/metric_trends.py): the
+        analysis without its forecast first (given to ``early``), then the forecast and
+        its backtest added (:func:`~helpers.metric_trends.add_forecast`), as
+        ``trend_report`` would have made them in one call."""
         from ...display import use_style
-        from ...metric_trends import plots, trend_report
+        from ...metric_trends import add_forecast, plots, trend_report
 
         use_style()
         p = self.params(view.team)
@@ -418,17 +438,28 @@ class Explorer:
             holidays_country=mt.holidays_country,
             min_coverage=mt.min_coverage,
             team=view.team,
+            forecast=False,
         )
+        seg_chart = None  # the breakdown does not depend on the forecast: drawn once
+        if not report.segments.empty:
+            unit = report.series.spec.unit
+            seg_chart = _png(plots.segments_figure(report.by_segment, report.segments, unit=unit))
+        common = (view, as_of, latest, checked, t0, seg_chart)
+        if early is not None:
+            early(self._answer_dict(report, *common))
+        add_forecast(report.analysis, mt.horizon)
+        return self._answer_dict(report, *common)
+
+    def _answer_dict(self, report, view: View, as_of, latest, checked, t0, seg_chart) -> dict:
+        from ...metric_trends import plots
+
         analysis, series, unit = report.analysis, report.series, report.series.spec.unit
         chart = None
         if report.ok:
             chart = _png(
                 plots.series_figure(analysis.values, analysis, title=series.title, unit=unit)
             )
-        seg_chart, seg_rows = None, []
-        if not report.segments.empty:
-            seg_chart = _png(plots.segments_figure(report.by_segment, report.segments, unit=unit))
-            seg_rows = _records(report.segments)
+        seg_rows = _records(report.segments) if not report.segments.empty else []
         values = (
             _records(series.frame[["period", "value", "status"]]) if not series.frame.empty else []
         )

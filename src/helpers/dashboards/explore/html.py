@@ -70,9 +70,15 @@ def _when(answer) -> str:
 def answer_html(answer, view_key: str = "") -> str:
     """The whole answer of one view (see the module docstring)."""
     per = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[answer.grain]
-    parts = [f'<div class="wb-explore" data-view="{_e(view_key)}">']
+    complete = "1" if answer.complete else "0"
+    parts = [f'<div class="wb-explore" data-view="{_e(view_key)}" data-complete="{complete}">']
     parts.append(f"<h2 class='wb-title'>{_e(answer.title)}</h2>")
     items = "".join(f"<li>{_e(s)}</li>" for s in answer.sentences)
+    if not answer.complete:
+        items += (
+            '<li class="wb-pending" role="status">Forecast: computing it and checking it '
+            "against past periods (a few seconds); the chart gains it when ready.</li>"
+        )
     parts.append(f'<section class="wb-answer"><h3>The answer</h3><ul>{items}</ul></section>')
     if answer.chart:
         alt = f"{answer.title}: complete periods, level shifts, unusual periods and forecast"

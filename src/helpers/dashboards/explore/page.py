@@ -188,7 +188,7 @@ class ExplorerPage:
         self.view = view
         self.w_status.value = "<p class='wb-meta wb-working'>Working…</p>"
         try:
-            answer = self.explorer.answer(view)
+            answer = self.explorer.answer(view, early=lambda first: self._show(first, view))
         except WorkbookError as exc:
             self.w_out.value = ""
             self._notice(str(exc))
@@ -198,8 +198,14 @@ class ExplorerPage:
             self.w_out.value = ""
             self._notice(_COULD_NOT)
             return
+        self._show(answer, view)
+
+    def _show(self, answer, view: View) -> None:
+        """The answer in place (first without its forecast, while that is computed)."""
         self.w_out.value = STYLE + answer_html(answer, view.query())
-        self.w_status.value = ""
+        self.w_status.value = (
+            "" if answer.complete else "<p class='wb-meta wb-working'>Computing the forecast…</p>"
+        )
         self.w_share.value = (
             f'<p class="wb-meta">Link to this view: <a class="wb-share" '
             f'href="?{_esc(view.query())}">{_esc(view.query())}</a></p>'
