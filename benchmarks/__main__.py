@@ -115,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     step(
         "fleet:12x3",
-        lambda: bench_fleet(work, 20_000 if smoke else 2_000_000, teams=1 if smoke else 12),
+        lambda: bench_fleet(
+            work,
+            20_000 if smoke else 2_000_000,
+            teams=1 if smoke else 12,
+            notebooks=["feature_demand"] if smoke else None,
+        ),
     )
 
     step(

@@ -171,8 +171,13 @@ def bench_aggregations(warehouse: Path, area: str, repeats: int = 5) -> dict:
     return aggregations.compare(warehouse, area, repeats)
 
 
-def bench_fleet(work: Path, events: int, teams: int = 12, jobs: int = 2) -> dict:
-    """`workbook run --all --jobs 2` against a sequential loop of the plain papermill command."""
+def bench_fleet(
+    work: Path, events: int, teams: int = 12, jobs: int = 2, notebooks: list[str] | None = None
+) -> dict:
+    """`workbook run --all --jobs 2` against a sequential loop of the plain papermill command.
+
+    ``notebooks``: only these (the smoke runs one, to check the code); default all."""
+    chosen = list(notebooks or NOTEBOOKS)
     warehouse = make_warehouse(work, events, areas=teams)
     root = make_root(work, warehouse, "fleet")
     env = {"WORKBOOK_ROOT": str(root)}
@@ -183,7 +188,7 @@ def bench_fleet(work: Path, events: int, teams: int = 12, jobs: int = 2) -> dict
     loop_dir.mkdir()
     cmds = []
     for area in AREAS[:teams]:
-        for nb in NOTEBOOKS:
+        for nb in chosen:
             r = run_measured([str(VENV_BIN / "workbook"), "params", area, nb], env=env)
             params = yaml.safe_load(r.stdout)
             run_dir = loop_dir / area
@@ -207,8 +212,10 @@ def bench_fleet(work: Path, events: int, teams: int = 12, jobs: int = 2) -> dict
         if r.returncode:
             raise RuntimeError(f"papermill failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
     sequential = time.perf_counter() - t0
+    only = [] if notebooks is None else [a for nb in chosen for a in ("--notebook", nb)]
     ours = run_measured(
-        [str(VENV_BIN / "workbook"), "run", "--all", "--jobs", str(jobs), "--force"], env=env
+        [str(VENV_BIN / "workbook"), "run", "--all", "--jobs", str(jobs), "--force", *only],
+        env=env,
     )
     if ours.returncode:
         raise RuntimeError(ours.stdout[-3000:])

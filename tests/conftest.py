@@ -17,6 +17,30 @@ from helpers.data.demo import DemoSpec, generate, truth_path
 SMALL = DemoSpec(events=400_000, accounts=1200, areas=4, seed=7)
 
 
+#: test files that run on one pytest-xdist worker, so their per-process caches serve them
+#: all: the tiny warehouse's DuckDB run, the PostgreSQL server and its run
+#: (tests/support/warehouse_server.py) are made once, not once per worker
+_SAME_WORKER = {
+    "tests/test_postgres.py": "server warehouses",
+    "tests/test_secrets.py": "server warehouses",
+    "tests/test_spark.py": "server warehouses",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``make test``'s ``--dist loadfile``, with the files of :data:`_SAME_WORKER` as one unit."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return _SAME_WORKER.get(file, file)
+
+    return FilesTogether(config, log)
+
+
 @pytest.fixture
 def rng(request) -> np.random.Generator:
     """A generator seeded from the test's name: reproducible, different per test."""

@@ -123,3 +123,32 @@ def test_pre_commit_strips_outputs_but_keeps_tags_and_kernelspec():
     args = " ".join(hooks["nbstripout"].get("args", []))
     assert "tags" not in args.split("--extra-keys")[-1]  # tags are never stripped
     assert "ruff" in hooks or "ruff-check" in hooks
+
+
+def test_reading_a_notebook_does_not_compile_the_iri_grammars_no_schema_uses():
+    """`import helpers` keeps jsonschema from importing rfc3987_syntax (about 1 s of CPU in
+    every runner, papermill and server process); safe because no schema the workbook's
+    processes validate against uses the "iri" formats it checks."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import helpers, nbformat, jsonschema, sys; "
+        "print('lark' in sys.modules, 'iri' in jsonschema.Draft7Validator.FORMAT_CHECKER.checkers)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    searched = 0
+    for pkg in ("nbformat", "jupyter_server", "jupyter_events", "voila", "nbclient", "papermill"):
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for folder in spec.submodule_search_locations:
+            for path in Path(folder).rglob("*"):
+                if path.suffix in (".json", ".yaml", ".yml"):
+                    text = path.read_text(errors="ignore")
+                    assert not re.search(r"""["']?format["']?\s*:\s*["']?iri""", text), path
+                    searched += 1
+    assert searched >= 8  # nbformat's own schemas at least

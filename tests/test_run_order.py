@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from helpers import paths
 from helpers import run as runner
 from helpers.paths import TeamFolder
 from helpers.results import SEGMENT_COLUMNS
@@ -17,7 +18,22 @@ pytestmark = pytest.mark.slow
 TEAM = "newteam"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def workbook_root(tmp_path_factory, demo_path):
+    """One workbook root for this module's runs (the second test starts where the first
+    left off: a run of the team is in ``latest``, so it costs one run less)."""
+    root = tmp_path_factory.mktemp("run-order") / "wb"
+    shutil.copytree(paths.ROOT / "params", root / "params")
+    (root / "data").mkdir()
+    (root / "data" / "demo.duckdb").symlink_to(demo_path)
+    (root / "outputs").mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBOOK_ROOT", str(root))
+        mp.delenv("WORKBOOK_OUTPUTS", raising=False)
+        yield root
+
+
+@pytest.fixture(scope="module")
 def fresh_team(workbook_root):
     """A team no run has seen, breaking demand and trends down by its own segments."""
     params = {
@@ -71,8 +87,9 @@ def test_a_fresh_team_with_segment_breakdowns_succeeds_three_times_from_empty_ou
 
 
 def test_the_segments_read_are_part_of_the_up_to_date_key(fresh_team):
-    first = {r.notebook: r.status for r in runner.run([TEAM], jobs=2)}
-    assert set(first.values()) == {"succeeded"}
+    if TeamFolder(TEAM).latest() is None:  # run alone: the test above left no run
+        first = {r.notebook: r.status for r in runner.run([TEAM], jobs=2)}
+        assert set(first.values()) == {"succeeded"}
     again = {r.notebook: r.status for r in runner.run([TEAM], jobs=2)}
     assert set(again.values()) == {"up to date"}, again
     # new segments (a shorter window): segmentation reruns, and so does everyone reading it

@@ -9,6 +9,7 @@ so ``import helpers`` stays light (the runner and the CLI start fast).
 from __future__ import annotations
 
 import importlib
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -20,6 +21,14 @@ from .errors import (
     WorkbookError,
 )
 from .paths import RunFolder, TeamFolder
+
+# jsonschema (through nbformat, papermill, nbconvert, Voila) imports ``rfc3987_syntax``
+# when it is installed, and that import compiles about 38 Lark grammars: 0.8-1 s of CPU
+# in every process that reads a notebook (python-jsonschema/jsonschema#1428). It only
+# checks the "iri" and "iri-reference" formats, which no schema of nbformat,
+# jupyter_server or jupyter_events uses (tests/test_packaging.py checks), so the
+# workbook's processes skip it: jsonschema treats it as not installed.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 __all__ = [
     "DataError",
