@@ -65,6 +65,26 @@ def test_every_team_has_every_notebook_executed_without_errors(fleet, team):
         assert list((run_dir / "tables" / name).glob("*.parquet")), f"{team}/{name}: no table"
 
 
+def test_each_recorded_figure_is_drawn_once_and_is_the_image_the_notebook_shows(fleet):
+    """A figure is rendered once: the PNG in figures/ is, byte for byte, an image the
+    executed notebook shows, and the notebook shows no other rendering of it."""
+    import base64
+
+    root, _ = fleet
+    run_dir = (root / "outputs" / "analytics" / "latest").resolve()
+    for name in NOTEBOOKS:
+        nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
+        shown = [
+            base64.b64decode(o["data"]["image/png"])
+            for c in nb.cells
+            for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})
+        ]
+        saved = [p.read_bytes() for p in sorted((run_dir / "figures" / name).glob("*.png"))]
+        assert saved, name
+        assert sorted(shown) == sorted(saved), (name, len(shown), len(saved))
+
+
 def test_no_notebook_shows_a_traceback_or_stderr_warning_to_a_pm(fleet):
     root, _ = fleet
     for html in (root / "outputs").glob("*/latest/*.html"):

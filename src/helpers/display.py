@@ -79,7 +79,8 @@ def show_figure(fig) -> None:
     from IPython.display import display
     from matplotlib import pyplot
 
-    display(fig)
+    if not getattr(fig, "_workbook_shown", False):  # Recorder.figure showed it already
+        display(fig)
     pyplot.close(fig)
 
 

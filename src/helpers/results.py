@@ -16,8 +16,10 @@ Parquet tables keep the values as they are.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import struct
 from pathlib import Path
 
 import pandas as pd
@@ -98,7 +100,12 @@ class Recorder:
         return path
 
     def figure(self, name: str, fig) -> None:
-        """Save a matplotlib figure as PNG (the figure stays open for the notebook).
+        """Save a matplotlib figure as PNG, and show that same PNG in the notebook.
+
+        The figure is drawn once: in a kernel the saved image is displayed here and the
+        figure closed, so the inline backend does not draw it a second time at the end of
+        the cell (drawing is a large share of a notebook's CPU; :func:`show_png`). Outside
+        a kernel, or without a run folder, the figure stays open as matplotlib leaves it.
 
         Returns None, as :meth:`answer` does: a notebook cell ending with this call must
         not print the run folder's path into the PM's copy (``self.written`` has it).
@@ -106,8 +113,12 @@ class Recorder:
         path = self._path("figures", name, ".png")
         if path is None:
             return None
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+        data = buf.getvalue()
+        path.write_bytes(data)
         self.written.append(path)
+        show_png(fig, data)
         return None
 
     def answer(self, sentences: list[str] | str, **facts) -> None:
@@ -198,3 +209,29 @@ def read_assignments(team: str, run_dir: str | Path | None = None) -> pd.DataFra
         f"no segmentation run found for team {team!r}; run the customer_segmentation "
         "notebook first, or break down by plan, region or industry"
     )
+
+
+#: resolution of the recorded figures (the notebook shows the same image, at its figure size)
+FIGURE_DPI = 110
+
+
+def show_png(fig, data: bytes) -> bool:
+    """In a kernel, display ``data`` (``fig`` saved as PNG) in place of ``fig`` and close
+    ``fig``; True if shown. The image keeps the on-screen size matplotlib would give it
+    (its pixel width scaled from :data:`FIGURE_DPI` to the figure's dpi)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with every kernel
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    from IPython.display import Image, display
+    from matplotlib import pyplot
+
+    width = struct.unpack(">I", data[16:20])[0] if data[:8] == b"\x89PNG\r\n\x1a\n" else None
+    shown = round(width * fig.dpi / FIGURE_DPI) if width else None
+    display(Image(data=data, format="png", width=shown))
+    fig._workbook_shown = True
+    pyplot.close(fig)
+    return True
