@@ -27,27 +27,8 @@ _SAME_WORKER = {
 }
 
 
-#: seconds each long unit took on one worker (``make test``, 2 cores, 2026-11-26): only the
-#: order the units start in depends on them. Longest first, so the two workers end
-#: together; xdist's own order (most tests first) started these few-test files last.
-_LONG = {
-    "server warehouses": 190,
-    "tests/test_notebooks.py": 144,
-    "tests/test_bad_data.py": 126,
-    "tests/test_faults.py": 120,
-    "tests/test_run_order.py": 112,
-    "tests/test_run_records.py": 108,
-    "tests/test_explorer_browser.py": 96,
-    "tests/test_runner.py": 88,
-    "tests/test_bench.py": 49,
-    "tests/test_trends.py": 28,
-    "tests/test_dashboards_browser.py": 25,
-}
-
-
 def pytest_xdist_make_scheduler(config, log):
-    """``make test``'s ``--dist loadfile``, with the files of :data:`_SAME_WORKER` as one
-    unit, and the units of :data:`_LONG` started first, longest first."""
+    """``make test``'s ``--dist loadfile``, with the files of :data:`_SAME_WORKER` as one unit."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -56,14 +37,6 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             file = super()._split_scope(nodeid)
             return _SAME_WORKER.get(file, file)
-
-        def _assign_work_unit(self, node) -> None:
-            if not getattr(self, "_long_first", False):  # the queue is whole: reorder once
-                units = sorted(self.workqueue.items(), key=lambda unit: -_LONG.get(unit[0], 0))
-                self.workqueue.clear()
-                self.workqueue.update(units)
-                self._long_first = True
-            super()._assign_work_unit(node)
 
     return FilesTogether(config, log)
 
