@@ -8,12 +8,12 @@ backtest), ``period_change`` → ``analysis`` (``analyse``) → ``report`` (``tr
 
 from __future__ import annotations
 
-from ._common import SEASON, ValueRange
-from .analysis import MIN_COVERAGE, TrendAnalysis, add_forecast, analyse, compare_segments
-from .calendar import holiday_periods
-from .decomposition import Decomposition, decompose
-from .forecasting import Backtest, Forecast, backtest, forecast
-from .period_change import changes
+import importlib
+from typing import Any
+
+# the registry is light and the runner checks metric names with it before any kernel
+# starts; everything else loads on first use (PEP 562), so those checks do not import
+# statsmodels and the analyses
 from .registry import (
     GRAINS,
     MetricSpec,
@@ -22,11 +22,37 @@ from .registry import (
     known_metrics,
     registry,
 )
-from .report import TrendReport, trend_report
-from .series import MetricSeries, metric_series
-from .shifts import changepoints
-from .trend import TrendTest, trend_test
-from .unusual import Judgement, anomalies, clean, episodes, judge
+
+#: where each other public name lives
+_WHERE = {
+    "SEASON": "_common",
+    "ValueRange": "_common",
+    "MIN_COVERAGE": "analysis",
+    "TrendAnalysis": "analysis",
+    "add_forecast": "analysis",
+    "analyse": "analysis",
+    "compare_segments": "analysis",
+    "holiday_periods": "calendar",
+    "Decomposition": "decomposition",
+    "decompose": "decomposition",
+    "Backtest": "forecasting",
+    "Forecast": "forecasting",
+    "backtest": "forecasting",
+    "forecast": "forecasting",
+    "changes": "period_change",
+    "TrendReport": "report",
+    "trend_report": "report",
+    "MetricSeries": "series",
+    "metric_series": "series",
+    "changepoints": "shifts",
+    "TrendTest": "trend",
+    "trend_test": "trend",
+    "Judgement": "unusual",
+    "anomalies": "unusual",
+    "clean": "unusual",
+    "episodes": "unusual",
+    "judge": "unusual",
+}
 
 __all__ = [
     "TrendReport",
@@ -63,3 +89,16 @@ __all__ = [
     "holiday_periods",
     "judge",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
