@@ -250,6 +250,7 @@ def test_credentials_of_an_env_source_never_reach_the_page(explorer):
     assert f"source: env:{ENV_VAR}" in text and PASSWORD not in text
 
 
+@pytest.mark.slow  # two full views (the backtest included): the full suite, not the edit loop
 def test_the_answer_and_chart_come_first_and_the_forecast_follows_with_the_notebooks_numbers(
     root, tmp_path
 ):
