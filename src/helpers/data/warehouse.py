@@ -353,7 +353,8 @@ def _pick(con, names: list[str], spec: SourceSpec) -> dict[str, Any]:
 def _bound_memory(con) -> None:
     """Bounded engine memory: big aggregations spill to disk instead of growing the kernel.
 
-    ``WORKBOOK_DUCKDB_MEMORY`` (default 512MB) caps the engine of each notebook, so a
+    ``WORKBOOK_DUCKDB_MEMORY`` (default 512MB; 192MB in the kernels of a scheduled run,
+    where several run at once) caps the engine of each notebook, so a
     team run stays small whatever the number of events; spills go to a temporary folder
     only this user can enter (:func:`helpers.secrets.private_dir`: a shared, predictable
     folder would let another local user read the spilled rows or plant a link).

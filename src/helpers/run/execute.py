@@ -216,12 +216,21 @@ def _regular_inside(path, root) -> bool:
     return stat.S_ISREG(os.lstat(path).st_mode)
 
 
+#: the engine cap of each scheduled notebook (``WORKBOOK_DUCKDB_MEMORY`` overrides it)
+KERNEL_DUCKDB_MEMORY = "192MB"
+
+
 def _run_jobs(pending: list[dict], live, jobs: int | None, notify) -> None:
     """Run the jobs in worker processes; a job waits for the jobs of its team it comes after."""
     by_team = {tr.team: team_results for tr, _, team_results in live}
     runs = {tr.team: tr for tr, _, _ in live}
     workers = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
     env = {k: v for k, v in os.environ.items() if k.startswith("WORKBOOK_")}
+    # several kernels run at once, each with its own engine and heap: a smaller engine cap
+    # (DuckDB spills beyond it) and fewer malloc arenas keep a 100M-event team run under
+    # 2 GiB PSS at the same speed (benchmarks/results.md); set either to override
+    env.setdefault("WORKBOOK_DUCKDB_MEMORY", KERNEL_DUCKDB_MEMORY)
+    env["MALLOC_ARENA_MAX"] = os.environ.get("MALLOC_ARENA_MAX", "2")
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         events = manager.Queue()
