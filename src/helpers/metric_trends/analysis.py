@@ -349,16 +349,20 @@ def add_forecast(
 def _shifts_that_hold(y, grain, vr, season, kw) -> tuple[pd.DataFrame, Judgement]:
     """Level shifts that hold beyond an episode, and the periods judged with them.
 
-    Shifts are first sought with holidays bridged; then again with the unusual periods
-    bridged too, each within its candidate level, so an incident cannot make a "shift"
-    while a real shift keeps its edge (its first periods, unusual against the old level,
-    are bridged from the new one). Finally every period is judged against baselines that
-    never reach across a shift, so a new level is not reported as unusual.
+    Shifts are first sought with holidays bridged; then every period is judged again with
+    baselines that stop at those candidate shifts, and the shifts are sought once more with
+    the periods still unusual bridged, each within its candidate level. So an incident
+    cannot make a "shift" (it stays unusual within its level), while a real shift keeps its
+    edge: its first periods are not unusual against their own level, so they are not
+    bridged (judged against the old level they were, which moved long series' shifts weeks
+    late). Finally every period is judged against baselines that never reach across a
+    shift, so a new level is not reported as unusual.
     """
     off = season if season is not None else 0.0
     first = judge(y, grain, **kw)
     candidates = changepoints(clean(y, first, holidays_only=True) - off, grain, signed=vr.signed)
-    bridged = clean(y, first, breaks=candidates.date) - off
+    within = judge(y, grain, breaks=candidates.date, **kw) if len(candidates) else first
+    bridged = clean(y, within, breaks=candidates.date) - off
     cps = changepoints(bridged, grain, signed=vr.signed)
     return cps, judge(y, grain, breaks=cps.date, **kw)
 
