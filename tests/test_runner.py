@@ -287,3 +287,85 @@ def test_metric_needing_a_feature_is_checked_before_any_kernel(workbook_root, ti
     )
     (result,) = runner.run(["analytics"], notebooks=["metric_trends"])
     assert result.status == "failed" and "'dashboards'" in result.error
+
+
+_CLEAN_CHECK = """
+import os, sys, warnings, json
+import matplotlib
+import pandas as pd
+from helpers.results import Recorder
+seen = {
+    "pid": os.getpid(),
+    "leak": "leak" in globals(),
+    "count": get_ipython().execution_count,
+    "cwd": os.getcwd(),
+    "env": os.environ.get("WB_LEAK"),
+    "rc": matplotlib.rcParams["lines.linewidth"],
+    "pandas": pd.get_option("display.max_rows"),
+    "filters": len(warnings.filters),
+    "path": "/leak" in sys.path,
+}
+with open(os.path.join(os.environ["WB_SEEN"], team + ".json"), "w") as f:
+    json.dump(seen, f)
+if os.environ.get("WB_FAIL_TEAM") == team:
+    raise ValueError("planted failure for " + team)
+# everything a notebook can leave behind in its kernel
+leak = 1
+os.chdir("/")
+os.environ["WB_LEAK"] = "1"
+matplotlib.rcParams["lines.linewidth"] = 9.0
+pd.set_option("display.max_rows", 3)
+warnings.simplefilter("ignore")
+sys.path.append("/leak")
+rec = Recorder(run_dir, "metric_trends")
+rec.table("rows", pd.DataFrame({"team": [team]}))
+rec.answer(["answer for " + team])
+"""
+
+
+@pytest.fixture
+def clean_check(tiny_notebooks, tmp_path, monkeypatch):
+    nb = nbformat.read(tiny_notebooks / "metric_trends.ipynb", as_version=4)
+    nb.cells[1].source = _CLEAN_CHECK
+    nbformat.write(nb, tiny_notebooks / "metric_trends.ipynb")
+    monkeypatch.setenv("WORKBOOK_WARM_IMPORTS", "import pandas, matplotlib.pyplot, helpers.results")
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    monkeypatch.setenv("WB_SEEN", str(seen))
+    return lambda team: json.loads((seen / f"{team}.json").read_text())
+
+
+TEAMS4 = ["admin", "analytics", "collaboration", "integrations"]
+
+
+def test_a_reused_kernel_starts_every_notebook_clean(workbook_root, clean_check):
+    results = runner.run(TEAMS4, notebooks=["metric_trends"], jobs=1)
+    assert [r.status for r in results] == ["succeeded"] * 4
+    seen = [clean_check(t) for t in TEAMS4]
+    # one worker: the first kernel ran all four notebooks (its imports paid once) ...
+    assert len({s["pid"] for s in seen}) == 1
+    first = seen[0]
+    # ... and each found what a new kernel has, not what the one before left behind
+    for s in seen[1:]:
+        assert {k: v for k, v in s.items() if k != "pid"} == {
+            k: v for k, v in first.items() if k != "pid"
+        }
+    assert first["leak"] is False and first["env"] is None and first["path"] is False
+    assert first["rc"] != 9.0 and first["pandas"] != 3
+    for team in TEAMS4:  # the executed notebooks count from 1, as from a new kernel
+        nb = nbformat.read(_latest(workbook_root, team) / "metric_trends.ipynb", as_version=4)
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == [1, 2, 3], (team, counts)
+
+
+def test_a_kernel_is_not_reused_after_a_failure_or_when_reuse_is_off(
+    workbook_root, clean_check, monkeypatch
+):
+    monkeypatch.setenv("WB_FAIL_TEAM", "analytics")
+    runner.run(TEAMS4, notebooks=["metric_trends"], jobs=1)
+    pids = [clean_check(t)["pid"] for t in TEAMS4]
+    assert pids[0] == pids[1] and pids[2] != pids[1] and pids[3] == pids[2]
+    monkeypatch.delenv("WB_FAIL_TEAM")
+    monkeypatch.setenv("WORKBOOK_KERNEL_REUSE", "1")
+    runner.run(TEAMS4, notebooks=["metric_trends"], jobs=1, force=True)
+    assert len({clean_check(t)["pid"] for t in TEAMS4}) == 4

@@ -1,5 +1,6 @@
 """Kernels for notebooks: started over IPC sockets, warmed while another notebook runs,
-executed by papermill with a watchdog, and exported to HTML for PMs."""
+executed by papermill with a watchdog, reset and kept for the worker's next notebook, and
+exported to HTML for PMs."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ _WARM_IMPORTS = (
     "statsmodels.tsa.exponential_smoothing.ets, statsmodels.tsa.forecasting.stl, "
     "sklearn.cluster, ibis, helpers.data, helpers.display, helpers.results"
 )
+
+#: how many notebooks one kernel runs before a fresh one is started (``1``: every notebook
+#: in a new kernel, as plain papermill does); ``WORKBOOK_KERNEL_REUSE`` overrides it
+KERNEL_REUSE = 8
+#: a kernel still this large after its reset (MiB resident) is not reused
+KERNEL_REUSE_MAX_MIB = 1024
+# run between two notebooks: see helpers.run.kernel_state
+_RESET = "import helpers.run.kernel_state as _k; _k.restore()"
+_SNAPSHOT = "import helpers.run.kernel_state as _k; _k.snapshot(); del _k"
 
 _warm: dict[str, Any] = {}
 
@@ -60,9 +70,67 @@ def _start_kernel(cwd: str, started: Callable[[Any], None] | None = None):
             store_history=False,
             output_hook=lambda msg: None,
         )
+        if _reuse_limit() > 1:
+            _run_quietly(kc, _SNAPSHOT, timeout=60)
     finally:
         kc.stop_channels()
+    _warm.setdefault("uses", {})[id(km)] = 0
     return km
+
+
+def _reuse_limit() -> int:
+    text = os.environ.get("WORKBOOK_KERNEL_REUSE", "").strip()
+    return max(1, int(text)) if text.isdigit() else KERNEL_REUSE
+
+
+def _run_quietly(kc, code: str, timeout: float) -> dict:
+    """Run ``code`` in the kernel outside its history; raise if it fails."""
+    reply = kc.execute_interactive(
+        code, timeout=timeout, store_history=False, output_hook=lambda msg: None
+    )
+    content = reply.get("content", {})
+    if content.get("status") != "ok":
+        raise RuntimeError(f"{content.get('ename', 'error')}: {content.get('evalue', '')}")
+    return content
+
+
+def _keep_for_next(km) -> bool:
+    """Reset a kernel that ran a notebook cleanly, so the worker's next notebook starts in
+    it with a clean namespace (see helpers.run.kernel_state); False: shut it down instead."""
+    uses = _warm.setdefault("uses", {})
+    count = uses.get(id(km), 0) + 1
+    if count >= _reuse_limit():
+        return False
+    try:
+        if not km.is_alive():
+            return False
+        kc = km.blocking_client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=30)
+            _run_quietly(kc, _RESET, timeout=60)
+            # the resident size after the reset (the reply carries no value: read /proc)
+            rss = _kernel_rss_mib(km)
+        finally:
+            kc.stop_channels()
+    except Exception:
+        return False
+    if rss > KERNEL_REUSE_MAX_MIB:
+        return False
+    uses[id(km)] = count
+    ready = threading.Event()
+    ready.set()
+    _warm.update(ready=ready, km=km, starting=None, error=None)
+    return True
+
+
+def _kernel_rss_mib(km) -> float:
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    try:
+        with open(f"/proc/{proc.pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (AttributeError, OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _socket_dir() -> Path:
@@ -111,7 +179,9 @@ def _take_kernel(cwd: str, prewarm_next: bool):
         ready.wait(300)
         km = _warm.get("km")
     _warm.update(ready=None, km=None, starting=None)
-    if prewarm_next:  # the next job's kernel starts now, in parallel with this one
+    # without reuse the next job's kernel starts now, in parallel with this one; with it
+    # the next job takes this kernel, and a spare starts only if this one is not kept
+    if prewarm_next and _reuse_limit() == 1:
         _prepare_next(cwd)
     return km or _start_kernel(cwd)
 
@@ -179,9 +249,14 @@ def _execute(job: dict, events) -> dict:
     finally:
         if watchdog:
             watchdog.cancel()
-        if km is not None:
+        # a kernel that ran its notebook cleanly is reset for the worker's next one
+        keep = job.get("prewarm_next") and result["status"] == "succeeded"
+        if km is not None and not (keep and not timed_out.is_set() and _keep_for_next(km)):
+            _warm.get("uses", {}).pop(id(km), None)
             with contextlib.suppress(Exception):
                 km.shutdown_kernel(now=True)
+            if job.get("prewarm_next") and _reuse_limit() > 1:
+                _prepare_next(cwd)
     if result["status"] == "failed" and timed_out.is_set() and "timed out" not in result["error"]:
         result["error"] = f"timed out after {job['timeout_s'] / 60:g} minutes"
     if out_nb.exists():
