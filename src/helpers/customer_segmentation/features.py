@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.accounts import team_accounts, window
+from ..data.warehouse import built_once
 from ..errors import WorkbookError, check_choice
 from ._common import _as_date
 
@@ -95,17 +96,34 @@ def account_features(
             f"`lookback_days` must be a whole number of days >= 1, not {lookback_days!r}"
         )
     as_of = _as_date(as_of)
+    args = (events, accounts, features, nps, requests, product_area, as_of, lookback_days)
+    query, released = built_once(
+        events, ("account_features", *args, monetary), lambda: _features_query(*args, monetary)
+    )
+    df = query.to_pandas()
+    if len(df):
+        n_released = int(df["_n_released"].iloc[0])
+    else:  # no account: the count still goes in the frame's attributes
+        n_released = int(released.count().to_pyarrow().as_py())
+    return _finish_features(
+        df, as_of=as_of, lookback_days=lookback_days, monetary=monetary, n_released=n_released
+    )
+
+
+def _features_query(
+    events, accounts, features, nps, requests, product_area, as_of, lookback_days, monetary
+):
+    """The per-account query (Ibis) and the area's released features."""
     _, hi = window(as_of, lookback_days)
-    # the catalogue is small: its released features become a literal list, so breadth is
-    # counted in the same single pass over the events as everything else
-    released_list = _released(features, product_area, as_of)
-    n_released = len(released_list)
+    # the area's released features are a subquery of the same query (no catalogue round
+    # trip first), so breadth is counted in the single pass over the events
+    released = _released_table(features, product_area, as_of)
 
     def aggs(ev) -> dict:
         out = {
             "frequency": ev.ts.date().nunique(),
             "events": ev.count(),
-            "used_features": ev.feature.nunique(where=ev.feature.isin(released_list or [""])),
+            "used_features": ev.feature.nunique(where=ev.feature.isin(released.feature)),
         }
         if monetary == "event_value":  # read the `value` column only when it is used
             out["value_sum"] = ev.value.sum()
@@ -145,18 +163,17 @@ def account_features(
         ra = rq.group_by(_k4=rq.account_id).aggregate(requests=rq.count())
         joined = joined.left_join(ra, joined.account_id == ra._k4)
         drop.append("_k4")
-    df = (joined.drop(*drop) if drop else joined).to_pandas()
-    return _finish_features(
-        df, as_of=as_of, lookback_days=lookback_days, monetary=monetary, n_released=n_released
-    )
+    joined = joined.mutate(_n_released=released.count().as_scalar())
+    joined = joined.mutate(_n_released=released.count().as_scalar())
+    return (joined.drop(*drop) if drop else joined), released
 
 
-def _released(features, product_area: str | None, as_of: dt.date) -> list[str]:
-    """The features released by ``as_of`` (of one area, or of every area)."""
+def _released_table(features, product_area: str | None, as_of: dt.date):
+    """Ibis: the features released by ``as_of`` (of one area, or of every area), once each."""
     rel = features.filter(features.status == "released", features.released_at <= as_of)
     if product_area is not None:
         rel = rel.filter(rel.product_area == product_area)
-    return sorted(set(rel.feature.to_pyarrow().to_pylist()))
+    return rel.select("feature").distinct()
 
 
 def _finish_features(

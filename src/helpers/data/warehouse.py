@@ -29,6 +29,10 @@ import contextlib
 import datetime as dt
 import os
 import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +226,11 @@ def _safe_casts(table: str, t):
     return t.mutate(**{name: t[name].cast(to) for name, to in casts.items()})
 
 
+#: how long a :meth:`Warehouse.fact` is kept: a run's notebooks each read it once; a
+#: long-lived explorer sees newly loaded data within this many seconds
+FACTS_TTL_S = 60.0
+
+
 @dataclass
 class Warehouse:
     """An open source: Ibis tables by contract name, plus a few cheap facts about them."""
@@ -234,8 +243,22 @@ class Warehouse:
     #: the newest event may be at most this many days old (a source file's ``max_age_days``)
     max_age_days: int | None = None
 
+    #: facts about the data (the latest event, the last complete day) read at most once
+    #: per ``FACTS_TTL_S`` seconds: every query of one analysis sees the same data end
+    _facts: dict[Any, tuple[float, Any]] = field(default_factory=dict, repr=False)
+
     def has(self, name: str) -> bool:
         return name in self.tables
+
+    def fact(self, key: Any, read: Callable[[], Any]) -> Any:
+        """``read()``, remembered under ``key`` for ``FACTS_TTL_S`` seconds."""
+        now = time.monotonic()
+        got = self._facts.get(key)
+        if got is not None and now - got[0] < FACTS_TTL_S:
+            return got[1]
+        value = read()
+        self._facts[key] = (now, value)
+        return value
 
     def table(self, name: str):
         """The Ibis table ``name``; a clear error if the source lacks it."""
@@ -473,6 +496,7 @@ def _warehouse(
     ):
         with contextlib.suppress(Exception):  # engines without session time zones
             con.raw_sql("SET TimeZone = 'UTC'")
+    _cache_compiles(con)
     spec = spec or SourceSpec()
     used = {spec.tables.get(t, t) for t in tables}
     mapped = {n: _safe_casts(n, _rename(n, t, spec, source)) for n, t in tables.items()}
@@ -483,6 +507,71 @@ def _warehouse(
         unmapped=sorted(set(names or []) - used - set(TABLES)),
         max_age_days=spec.max_age_days,
     )
+
+
+#: compiled queries kept per connection (see :func:`_cache_compiles`)
+COMPILED_QUERIES = 256
+
+
+def _cache_compiles(con) -> None:
+    """Compile each distinct query once per connection.
+
+    Ibis turns an expression into SQL on every execution (10 ms and more for a
+    per-account query, as long as the engine takes over a small area); a query asked again
+    (the explorer's and the pages' repeated questions, a notebook re-run in JupyterLab)
+    reuses its SQL. The key is the expression itself: Ibis expressions compare by
+    structure, tables and literal values included, so a different query never matches.
+    """
+    original = getattr(con, "compile", None)
+    if original is None:
+        return
+    cache: OrderedDict = OrderedDict()
+    lock = threading.Lock()
+
+    def compile(expr, /, *, limit=None, params=None, pretty=False, **kwargs):
+        if params or kwargs:
+            return original(expr, limit=limit, params=params, pretty=pretty, **kwargs)
+        try:
+            key = (expr.op(), limit, pretty)
+            hash(key)
+        except Exception:  # an unhashable literal: compiled as usual
+            return original(expr, limit=limit, pretty=pretty)
+        with lock:
+            sql = cache.get(key)
+            if sql is not None:
+                cache.move_to_end(key)
+                return sql
+        sql = original(expr, limit=limit, pretty=pretty)
+        with lock:
+            cache[key] = sql
+            while len(cache) > COMPILED_QUERIES:
+                cache.popitem(last=False)
+        return sql
+
+    con.compile = compile
+
+
+def built_once(table, key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()`` (an Ibis query), kept on the connection of ``table`` under ``key``.
+
+    A helper asked the same question again (the same tables, values and options in
+    ``key``; Ibis tables compare by their operations) skips building the expression, as
+    :func:`_cache_compiles` skips compiling it. The cache lives on the connection, so it
+    goes with it, and holds at most ``COMPILED_QUERIES`` queries.
+    """
+    try:
+        backend = table._find_backend()
+        ident = tuple(k.op() if isinstance(k, ibis.Expr) else k for k in key)
+        hash(ident)
+        cache = backend.__dict__.setdefault("_workbook_queries", OrderedDict())
+    except Exception:  # no single backend, or an unhashable value: built each time
+        return build()
+    got = cache.get(ident)
+    if got is None:
+        got = cache[ident] = build()
+        while len(cache) > COMPILED_QUERIES:
+            cache.popitem(last=False)
+    return got
 
 
 def _utc_naive(t):

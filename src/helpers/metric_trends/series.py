@@ -289,7 +289,8 @@ def metric_series(
             group.append("_seg")
     t = t.mutate(period=t[spec.time].truncate(_TRUNC[grain]).cast("date"))
 
-    raw = _aggregate(wh, t, spec, group, feature).to_pandas()
+    # through Arrow, not Ibis' pandas conversion: _fill sets every column's type itself
+    raw = _aggregate(wh, t, spec, group, feature).to_pyarrow().to_pandas()
     frame = _fill(raw, spec, grain, start, as_of, coverage, by is not None, data_end)
     series = MetricSeries(spec, grain, product_area, as_of, frame, filter_label, by)
     series.notes.extend(_partial_notes(frame, grain, as_of, data_end))
@@ -312,13 +313,15 @@ def _complete_through(wh, spec: MetricSpec, as_of: dt.date) -> dt.date:
     if spec.table == "metrics" or not wh.has("events"):
         return as_of
     ev = wh.table("events")
-    latest = ev.aggregate(m=ev.ts.max()).to_pyarrow().to_pylist()[0]["m"]
+    latest = wh.fact(
+        "latest event", lambda: ev.aggregate(m=ev.ts.max()).to_pyarrow().to_pylist()[0]["m"]
+    )
     if latest is None:  # no events at all: the series says there is nothing to trend
         return as_of
     latest = latest.date() if isinstance(latest, dt.datetime) else latest
     if as_of < latest:
         return as_of
-    done = last_complete_day(wh)
+    done = wh.fact("last complete day", lambda: last_complete_day(wh))
     return min(as_of, done) if done < latest else as_of
 
 
@@ -353,8 +356,14 @@ def _coverage_start(
 
     Only whether data begins after ``start`` matters: one row on or before ``start``
     settles it; otherwise the rows up to 35 days past ``start`` are scanned (the engine
-    skips the rest by its zone maps), and everything only when that finds nothing.
+    skips the rest by its zone maps), and everything only when that finds nothing. The
+    answer is a fact of the warehouse, read once a minute at most (:meth:`Warehouse.fact`).
     """
+    key = ("coverage start", spec.table == "metrics", product_area, stop, start)
+    return wh.fact(key, lambda: _read_coverage_start(wh, spec, product_area, stop, start))
+
+
+def _read_coverage_start(wh, spec: MetricSpec, product_area: str, stop: dt.date, start):
     import pandas as pd
 
     if spec.table == "metrics":
@@ -440,14 +449,13 @@ def _fill(
     first = pd.Timestamp(start).to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain])
     last = pd.Timestamp(as_of).to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain])
     periods = pd.date_range(first.start_time, last.start_time, freq=freq)
-    segs = sorted(raw["_seg"].dropna().unique()) if by else [None]
-    idx = pd.MultiIndex.from_product([periods, segs], names=["period", "_seg"])
     cols = ["value", "n_rows", *extras]
     if by:
-        raw = raw.dropna(subset=["_seg"]).set_index(["period", "_seg"])[cols]
-    else:
-        raw = raw.assign(_seg=None).set_index(["period", "_seg"])[cols]
-    out = raw.reindex(idx)
+        segs = sorted(raw["_seg"].dropna().unique())
+        idx = pd.MultiIndex.from_product([periods, segs], names=["period", "_seg"])
+        out = raw.dropna(subset=["_seg"]).set_index(["period", "_seg"])[cols].reindex(idx)
+    else:  # one series: a plain index (a MultiIndex costs more than the query saves)
+        out = raw.set_index("period")[cols].reindex(periods.rename("period"))
     out["n_rows"] = out["n_rows"].fillna(0).astype("int64")
     for c in extras:
         out[c] = out[c].fillna(0)
@@ -471,6 +479,4 @@ def _fill(
     if by:
         out = out.rename(columns={"_seg": "segment"})
         out["segment"] = out["segment"].astype(str)
-    else:
-        out = out.drop(columns="_seg")
     return out.sort_values([c for c in ("segment", "period") if c in out]).reset_index(drop=True)
