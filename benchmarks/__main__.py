@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--only",
         default=None,
-        help="comma-separated: generation,aggregations,team_run,naive,fleet,feedback,dashboard,explore",
+        help=(
+            "comma-separated: generation,aggregations,team_run,naive,cpu_budget,fleet,"
+            "feedback,dashboard,explore"
+        ),
     )
     p.add_argument("--work", type=Path, default=HERE / "_work")
     p.add_argument("--out", type=Path, default=None, help="folder for results.md/json")
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             "aggregations",
             "team_run",
             "naive",
+            "cpu_budget",
             "fleet",
             "feedback",
             "dashboard",
@@ -113,8 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         step(
             f"naive:{n}", lambda wh=wh: bench_naive(wh, "analytics", limit_gib=8.0, repeats=repeats)
         )
+
+    def budget():
+        from .cpu_budget import cpu_budget
+
+        events = 20_000 if smoke else 2_000_000
+        wh = make_warehouse(work, events, areas=1 if smoke else 12)
+        root = make_root(work, wh, "cpu_budget")
+        chosen = ["feature_demand"] if smoke else None
+        return {"events": events, "notebooks": cpu_budget(root, "analytics", work, chosen)}
+
+    step("cpu_budget:team", budget)
     step(
-        "fleet:12x3",
+        "fleet:12x4",
         lambda: bench_fleet(
             work,
             20_000 if smoke else 2_000_000,
