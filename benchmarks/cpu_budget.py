@@ -98,10 +98,19 @@ def cpu_budget(root: Path, team: str, work: Path, notebooks: list[str] | None = 
     import papermill as pm
 
     from helpers.run import kernels
-    from helpers.run.kernels import _start_kernel, export_html, scrub_notebook
+    from helpers.run.execute import KERNEL_DUCKDB_MEMORY
+    from helpers.run.kernels import (
+        _start_kernel,
+        export_html,
+        scrub_notebook,
+        single_threaded_maths,
+    )
 
     os.environ["WORKBOOK_ROOT"] = str(root)
-    os.environ.setdefault("WORKBOOK_DUCKDB_MEMORY", "192MB")  # as in a scheduled run
+    # the kernel environment of a scheduled run
+    os.environ.setdefault("WORKBOOK_DUCKDB_MEMORY", KERNEL_DUCKDB_MEMORY)
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    os.environ.update(single_threaded_maths())
     from helpers.params import load_team, notebook_parameters
 
     tp = load_team(team)

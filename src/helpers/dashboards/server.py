@@ -333,6 +333,10 @@ def serve(
         p for p in (str(templates), run_env.get("JUPYTER_PATH")) if p
     )
     run_env.setdefault("WORKBOOK_ROOT", str(paths.root()))
+    # one BLAS/OpenMP thread per page kernel, as in a scheduled run (helpers.run.kernels)
+    from ..run.kernels import MATHS_THREADS
+
+    run_env.update({name: run_env.get(name, "1") for name in MATHS_THREADS})
     out = subprocess.DEVNULL if quiet else None
     # its own session, so a terminal's Ctrl-C reaches `workbook serve`, which stops it in order
     proc = subprocess.Popen(

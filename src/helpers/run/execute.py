@@ -26,7 +26,7 @@ from ..params import NOTEBOOKS
 from ..paths import RunFolder, TeamFolder
 from ..secrets import scrub
 from .carry import CARRIED, carry_over, with_carried
-from .kernels import execute_job, worker_init
+from .kernels import execute_job, single_threaded_maths, worker_init
 from .lock import TeamLock, links_lock
 from .plan import plan
 from .records import (
@@ -231,6 +231,7 @@ def _run_jobs(pending: list[dict], live, jobs: int | None, notify) -> None:
     # 2 GiB PSS at the same speed (benchmarks/results.md); set either to override
     env.setdefault("WORKBOOK_DUCKDB_MEMORY", KERNEL_DUCKDB_MEMORY)
     env["MALLOC_ARENA_MAX"] = os.environ.get("MALLOC_ARENA_MAX", "2")
+    env.update(single_threaded_maths())
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         events = manager.Queue()

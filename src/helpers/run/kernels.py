@@ -17,7 +17,14 @@ from typing import Any
 from ..secrets import private_dir, scrub, scrubber
 from .records import iso, now
 
-__all__ = ["KERNEL", "execute_job", "export_html", "worker_init"]
+__all__ = [
+    "KERNEL",
+    "MATHS_THREADS",
+    "execute_job",
+    "export_html",
+    "single_threaded_maths",
+    "worker_init",
+]
 
 KERNEL = "python3"
 # imported into a kernel before it is handed a notebook, while another notebook runs;
@@ -41,6 +48,21 @@ _RESET = "import helpers.run.kernel_state as _k; _k.restore()"
 _SNAPSHOT = "import helpers.run.kernel_state as _k; _k.snapshot(); del _k"
 
 _warm: dict[str, Any] = {}
+
+#: the thread pools of numpy's and scipy's OpenBLAS and of OpenMP (scikit-learn)
+MATHS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def single_threaded_maths() -> dict[str, str]:
+    """One BLAS/OpenMP thread per kernel (a variable already set is kept).
+
+    A run already puts a kernel on every core; more threads per kernel only make them
+    wait for each other. In a kernel, two threads spin so much that statsmodels' ETS
+    backtest of one metric took 4.7 CPU-seconds instead of 0.7 (``make bench``'s CPU
+    budget). The numbers are the same: the small problems here never split work
+    across threads.
+    """
+    return {name: os.environ.get(name, "1") for name in MATHS_THREADS}
 
 
 def _start_kernel(cwd: str, started: Callable[[Any], None] | None = None):
