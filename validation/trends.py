@@ -4,8 +4,8 @@ Each row is a family of seeded series run through :func:`helpers.metric_trends.a
 (the pipeline behind every answer), with what it claimed counted:
 
 - ``trends_flat``: flat weekly series, AR(1) noise (sd 5 around 100): how often a trend,
-  a level shift or an unusual episode is claimed (false alarms), and forecast bands of
-  zero width;
+  a level shift (and either of the two) or an unusual episode is claimed (false alarms),
+  and forecast bands of zero width;
 - ``trends_step``: the same noise with a step of 3 long-run sigmas planted at a random
   week at least 7 weeks from either end: found within one week;
 - ``trends_episode``: a share (%) with weekly denominators, 25 weeks of history and three
@@ -63,12 +63,13 @@ def _flat(reps: int, phis, weeks) -> pd.DataFrame:
     for phi in phis:
         for n in weeks:
             rng = _rng("flat", phi, n)
-            trend = shift = episode = zero = 0
+            trend = shift = either = episode = zero = 0
             for _ in range(reps):
                 y = pd.Series(100 + _ar1(rng, phi, n, _SD), _weeks(n))
                 a = _quiet(y)
                 trend += a.trend.direction != "none"
                 shift += len(a.changepoints) > 0
+                either += a.trend.direction != "none" or len(a.changepoints) > 0
                 episode += len(a.episodes) > 0
                 f = a.forecast.frame
                 zero += bool(((f.hi95 - f.lo95) <= 0).any() or ((f.hi80 - f.lo80) <= 0).any())
@@ -79,6 +80,7 @@ def _flat(reps: int, phis, weeks) -> pd.DataFrame:
                     "series": reps,
                     "trend claimed": _pct(trend, reps),
                     "level shift claimed": _pct(shift, reps),
+                    "trend or level shift claimed": _pct(either, reps),
                     "episode claimed": _pct(episode, reps),
                     "zero-width forecast bands": zero,
                 }

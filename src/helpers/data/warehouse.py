@@ -639,7 +639,7 @@ def resolve_as_of(wh: Warehouse, as_of: str | dt.date | None) -> dt.date:
     data are complete (:func:`last_complete_day`: the latest event's day once it is over,
     else the day before)."""
     if as_of in (None, "", "latest"):
-        return last_complete_day(wh)
+        return wh.fact("last complete day", lambda: last_complete_day(wh))
     if isinstance(as_of, dt.datetime):
         return as_of.date()
     if isinstance(as_of, dt.date):

@@ -40,9 +40,11 @@ _WARM_IMPORTS = (
 
 #: how many notebooks one kernel runs before a fresh one is started (``1``: every notebook
 #: in a new kernel, as plain papermill does); ``WORKBOOK_KERNEL_REUSE`` overrides it
-KERNEL_REUSE = 8
+KERNEL_REUSE = 25
 #: a kernel still this large after its reset (MiB resident) is not reused
 KERNEL_REUSE_MAX_MIB = 1024
+#: a notebook in progress is written to its output file at most this often (seconds)
+SAVE_EVERY_S = 10.0
 # run between two notebooks: see helpers.run.kernel_state
 _RESET = "import helpers.run.kernel_state as _k; _k.restore()"
 _SNAPSHOT = "import helpers.run.kernel_state as _k; _k.snapshot(); del _k"
@@ -338,6 +340,9 @@ def scrub_notebook(nb_path: Path) -> bool:
     return changed
 
 
+_exporters: dict[str, Any] = {}
+
+
 def export_html(nb_path: Path) -> Path:
     """The PM's copy: HTML without code cells or prompts, sanitized.
 
@@ -378,13 +383,15 @@ def export_html(nb_path: Path) -> Path:
             strip_comments=True,
         )
 
-    exporter = HTMLExporter(
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        sanitize_html=True,
-        filters={"clean_html": clean_html},
-    )
+    exporter = _exporters.get("html")
+    if exporter is None:  # once per process: loading its templates costs more than a page
+        exporter = _exporters["html"] = HTMLExporter(
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            sanitize_html=True,
+            filters={"clean_html": clean_html},
+        )
     name = nb_path.stem.replace("_", " ").capitalize()
     team = nb_path.parent.parent.parent.name  # outputs/<team>/runs/<run id>/<notebook>.ipynb
     body, _ = exporter.from_notebook_node(
@@ -410,6 +417,23 @@ def _register_engine() -> None:
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
             report = kwargs.pop("report", None)
+            # papermill writes the whole notebook (figures included) at every cell's start
+            # and end; a notebook in progress is written at most every SAVE_EVERY_S
+            # seconds, and always when it ends, failed or not (notebook_complete)
+            save = nb_man.save
+
+            def save_now_and_then(**kw):
+                if (nb_man.now() - nb_man.last_save_time).total_seconds() >= SAVE_EVERY_S:
+                    save(**kw)
+
+            nb_man.save = save_now_and_then
+            complete = nb_man.notebook_complete
+
+            def notebook_complete(**kw):
+                nb_man.save = save
+                return complete(**kw)
+
+            nb_man.notebook_complete = notebook_complete
             if report is not None:
                 original = nb_man.cell_start
 

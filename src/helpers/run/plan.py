@@ -7,6 +7,7 @@ one line; the others are planned as usual.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -116,11 +117,20 @@ def _check_twin(ipynb: Path) -> None:
     """Refuse a notebook whose jupytext twin (``<name>.py``) says something else.
 
     The ``.ipynb`` is what runs; an edit made only to the ``.py`` would otherwise be
-    ignored while the run calls itself up to date.
+    ignored while the run calls itself up to date. Each pair of files is compared once
+    per process while neither changes (every team runs the same notebooks).
     """
     twin = ipynb.with_suffix(".py")
     if not twin.exists():
         return
+    a, b = ipynb.stat(), twin.stat()
+    _compare_twins(ipynb, a.st_mtime_ns, a.st_size, b.st_mtime_ns, b.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _compare_twins(ipynb: Path, *stamps: int) -> None:
+    del stamps  # part of the cache key only: an edited file is compared again
+    twin = ipynb.with_suffix(".py")
     import jupytext
     import nbformat
 
