@@ -73,8 +73,11 @@ def run_measured(
     cwd: Path | None = None,
     memory_limit_bytes: int | None = None,
     timeout: float = 7200,
+    sample_s: float = 0.05,
 ) -> Measured:
-    """Run ``cmd``, sampling the RSS of it and all its children every 50 ms.
+    """Run ``cmd``, sampling the RSS of it and all its children every ``sample_s`` seconds
+    (50 ms; the PSS every fourth sample). Sampling takes CPU: a benchmark of speed on
+    busy cores samples less often.
 
     ``memory_limit_bytes`` caps the address space of the command (RLIMIT_AS), so a naive
     method that cannot fit fails inside its own limit instead of filling the machine.
@@ -104,10 +107,10 @@ def run_measured(
         n = 0
         while not stop.is_set():
             peak = max(peak, _tree_rss(ps))
-            if n % 4 == 0:  # smaps_rollup walks every mapping: every 200 ms is enough
+            if n % 4 == 0:  # smaps_rollup walks every mapping: every fourth sample
                 peak_pss = max(peak_pss, _tree_pss(ps))
             n += 1
-            time.sleep(0.05)
+            time.sleep(sample_s)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

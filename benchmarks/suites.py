@@ -206,9 +206,11 @@ def bench_fleet(
                     "--no-progress-bar",
                 ]
             )
+    # both sides sampled once a second: the 50 ms memory sampler (smaps of every process)
+    # would take CPU from the run that keeps both cores busy
     t0 = time.perf_counter()
     for cmd in cmds:
-        r = run_measured(cmd, env=env)
+        r = run_measured(cmd, env=env, sample_s=1.0)
         if r.returncode:
             raise RuntimeError(f"papermill failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
     sequential = time.perf_counter() - t0
@@ -216,6 +218,7 @@ def bench_fleet(
     ours = run_measured(
         [str(VENV_BIN / "workbook"), "run", "--all", "--jobs", str(jobs), "--force", *only],
         env=env,
+        sample_s=1.0,
     )
     if ours.returncode:
         raise RuntimeError(ours.stdout[-3000:])

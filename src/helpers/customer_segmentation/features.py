@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.accounts import team_accounts, window
-from ..data.warehouse import built_once
+from ..data.warehouse import built_once, to_frame
 from ..errors import WorkbookError, check_choice
 from ._common import _as_date
 
@@ -100,7 +100,7 @@ def account_features(
     query, released = built_once(
         events, ("account_features", *args, monetary), lambda: _features_query(*args, monetary)
     )
-    df = query.to_pandas()
+    df = to_frame(query)
     if len(df):
         n_released = int(df["_n_released"].iloc[0])
     else:  # no account: the count still goes in the frame's attributes

@@ -574,6 +574,26 @@ def built_once(table, key: tuple, build: Callable[[], Any]) -> Any:
     return got
 
 
+def to_frame(query) -> Any:
+    """``query.to_pandas()``, faster on DuckDB: through Arrow, with the types Ibis gives
+    (dates as ``datetime64[s]``). Ibis' own conversion costs a tenth of a per-account query
+    at 10M events. Other engines keep Ibis' conversion (PostgreSQL's decimals need it)."""
+    try:
+        duck = query._find_backend().name == "duckdb"
+    except Exception:
+        duck = False
+    if not duck:
+        return query.to_pandas()
+    import pyarrow as pa
+
+    table = query.to_pyarrow()
+    df = table.to_pandas(date_as_object=False)
+    for name, typ in zip(table.column_names, table.schema.types, strict=True):
+        if pa.types.is_date(typ):
+            df[name] = df[name].astype("datetime64[s]")
+    return df
+
+
 def _utc_naive(t):
     fixes = {
         name: t[name].cast(dt_types.Timestamp(timezone=None, scale=typ.scale))

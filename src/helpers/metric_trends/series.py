@@ -289,8 +289,9 @@ def metric_series(
             group.append("_seg")
     t = t.mutate(period=t[spec.time].truncate(_TRUNC[grain]).cast("date"))
 
-    # through Arrow, not Ibis' pandas conversion: _fill sets every column's type itself
-    raw = _aggregate(wh, t, spec, group, feature).to_pyarrow().to_pandas()
+    from ..data.warehouse import to_frame
+
+    raw = to_frame(_aggregate(wh, t, spec, group, feature))
     frame = _fill(raw, spec, grain, start, as_of, coverage, by is not None, data_end)
     series = MetricSeries(spec, grain, product_area, as_of, frame, filter_label, by)
     series.notes.extend(_partial_notes(frame, grain, as_of, data_end))
