@@ -31,6 +31,7 @@ __all__ = [
     "SEGMENT_COLUMNS",
     "Recorder",
     "assignments_path",
+    "attach_segments",
     "read_answer",
     "read_assignments",
     "read_table",
@@ -209,6 +210,38 @@ def read_assignments(team: str, run_dir: str | Path | None = None) -> pd.DataFra
         f"no segmentation run found for team {team!r}; run the customer_segmentation "
         "notebook first, or break down by plan, region or industry"
     )
+
+
+def attach_segments(
+    accounts: pd.DataFrame,
+    segment_by: str,
+    team: str,
+    run_dir: str | Path | None,
+    notes: list[str],
+) -> tuple[pd.DataFrame, str]:
+    """Give ``accounts`` a text column ``segment`` after ``segment_by``; returns it and the
+    breakdown actually used.
+
+    ``segment`` takes the team's recorded segments (:func:`read_assignments`; accounts
+    it does not cover are "not segmented"); without a recorded segmentation the
+    breakdown falls back to ``plan`` and a line saying so is appended to ``notes``.
+    Any other ``segment_by`` is a column of ``accounts``.
+    """
+    used_by = segment_by
+    if segment_by == "segment":
+        try:
+            assigned = read_assignments(team, run_dir)
+        except MissingSegmentationError:
+            used_by = "plan"
+            notes.append("No recorded segmentation run for this team, so the breakdown is by plan.")
+            accounts["segment"] = accounts["plan"]
+        else:
+            accounts = accounts.merge(assigned, on="account_id", how="left")
+            accounts["segment"] = accounts["segment"].fillna("not segmented")
+    else:
+        accounts["segment"] = accounts[segment_by]
+    accounts["segment"] = accounts["segment"].astype(str)
+    return accounts, used_by
 
 
 #: resolution of the recorded figures (the notebook shows the same image, at its figure size)

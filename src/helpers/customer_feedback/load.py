@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import Warehouse
-from ..errors import MissingSegmentationError, check_choice
-from ..results import read_assignments
+from ..errors import check_choice
+from ..results import attach_segments
 from .nps import category
 
 __all__ = ["SEGMENT_COLUMNS", "FeedbackData", "load_feedback"]
@@ -100,20 +100,7 @@ def load_feedback(
     accounts = accounts.sort_values("account_id", ignore_index=True)
     accounts["arr"] = accounts["arr"].astype(float).fillna(0.0)
 
-    used_by = segment_by
-    if segment_by == "segment":
-        try:
-            assigned = read_assignments(team or product_area, run_dir)
-        except MissingSegmentationError:
-            used_by = "plan"
-            notes.append("No recorded segmentation run for this team, so the breakdown is by plan.")
-            accounts["segment"] = accounts["plan"]
-        else:
-            accounts = accounts.merge(assigned, on="account_id", how="left")
-            accounts["segment"] = accounts["segment"].fillna("not segmented")
-    else:
-        accounts["segment"] = accounts[segment_by]
-    accounts["segment"] = accounts["segment"].astype(str)
+    accounts, used_by = attach_segments(accounts, segment_by, team or product_area, run_dir, notes)
 
     nps = wh.table("nps_responses")
     in_window = nps.filter(nps.submitted_at >= t0, nps.submitted_at < t1)

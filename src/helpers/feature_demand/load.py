@@ -10,8 +10,8 @@ import pandas as pd
 
 from ..data import Warehouse
 from ..data.accounts import team_accounts, window
-from ..errors import MissingSegmentationError, WorkbookError, check_choice, did_you_mean
-from ..results import read_assignments
+from ..errors import WorkbookError, check_choice, did_you_mean
+from ..results import attach_segments
 
 __all__ = [
     "SEGMENT_COLUMNS",
@@ -199,20 +199,7 @@ def load_demand(
     accounts["status"] = accounts["status"].astype(str)
     accounts["arr"] = accounts["arr"].astype(float).fillna(0.0)
     accounts["seats"] = accounts["seats"].astype(float).fillna(0.0)
-    used_by = segment_by
-    if segment_by == "segment":
-        try:
-            assigned = read_assignments(team or product_area, run_dir)
-        except MissingSegmentationError:
-            used_by = "plan"
-            notes.append("No recorded segmentation run for this team, so the breakdown is by plan.")
-            accounts["segment"] = accounts["plan"]
-        else:
-            accounts = accounts.merge(assigned, on="account_id", how="left")
-            accounts["segment"] = accounts["segment"].fillna("not segmented")
-    else:
-        accounts["segment"] = accounts[segment_by]
-    accounts["segment"] = accounts["segment"].astype(str)
+    accounts, used_by = attach_segments(accounts, segment_by, team or product_area, run_dir, notes)
 
     fr = wh.table("feature_requests")
     req = fr.filter(
