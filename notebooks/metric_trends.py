@@ -190,7 +190,8 @@ if bt is not None and not bt.message:
 # %% [markdown]
 # ## Segments side by side
 # Each segment's trend test; `p_holm` is adjusted across the segments (Holm), and the
-# trend label uses it.
+# trend label uses it. These labels read the rank test alone; the answer's trend above also
+# needs the level-shift model's agreement.
 
 # %%
 if report.comparison_message:

@@ -103,7 +103,40 @@ def test_step_of_three_long_run_sigmas_is_dated_within_a_week(rng):
 
 def test_clean_linear_trend_is_not_cut_into_shifts(rng):
     y = pd.Series(100 + 0.5 * np.arange(104) + rng.normal(0, 3, 104), _weeks(104))
-    assert trends.changepoints(y, "week").empty
+    found = trends.changepoints(y, "week")
+    assert found.empty
+    assert found.attrs["trend_terms"] >= 1  # the model keeps the planted line
+
+
+def test_a_step_is_a_level_shift_not_also_a_trend(rng):
+    # a planted step and no slope: the rank test alone reads the step as a monotone rise
+    n, k = 52, 26
+    claimed_by_test = claimed = 0
+    for _ in range(20):
+        y = pd.Series(100 + rng.normal(0, 5, n) + np.where(np.arange(n) >= k, 15.0, 0.0), _weeks(n))
+        claimed_by_test += trends.trend_test(y, "week").direction != "none"
+        a = trends.analyse(y, "week", run_forecast=False)
+        assert [abs(_weeks(n).get_loc(d) - k) <= 1 for d in a.changepoints.date] == [True]
+        claimed += a.trend.direction != "none"
+        if a.trend.model_without_trend:
+            assert "explains the series without one" in a.trend.summary()[0]
+    assert claimed_by_test >= 10
+    assert claimed <= 2
+
+
+def test_a_trend_the_shift_model_does_not_need_is_not_claimed(rng):
+    # flat AR(1) noise at phi 0.9: where the rank test passes, the likelihood model of levels,
+    # trend and AR(1) noise must agree before the answer says "trend"
+    for y in 100 + _ar1(rng, 0.9, 52, 60):
+        a = trends.analyse(pd.Series(y, _weeks(52)), "week", run_forecast=False)
+        terms = a.changepoints.attrs["trend_terms"]
+        if a.trend.direction != "none":
+            assert terms >= 1
+        tested = trends.trend_test(
+            trends.clean(pd.Series(y, _weeks(52)), a.judgement, breaks=a.changepoints.date),
+            "week",
+        )
+        assert a.trend.model_without_trend == (tested.direction != "none" and terms == 0)
 
 
 def test_shift_of_a_score_that_can_be_negative_is_given_in_points(rng):

@@ -226,7 +226,9 @@ def analyse(
     horizon
         Periods to forecast.
     alpha
-        Significance level of the trend test.
+        Significance level of the trend test. A trend is claimed when the test finds one
+        and the level-shift model (segment levels, a trend and AR(1) noise) needs a trend
+        term too.
     run_backtest
         Skip the (slower) backtest when False.
     run_forecast
@@ -288,6 +290,10 @@ def analyse(
     cleaned = clean(y, jd, breaks=cps.date)
     adjusted = cleaned - (season if season is not None else 0.0)
     tt = trend_test(adjusted, grain, alpha=alpha)
+    if tt.direction != "none" and cps.attrs.get("trend_terms") == 0:
+        # the rank test and the likelihood model must agree: persistent noise can pass the
+        # first (validation/trends.py counts both claims together on flat AR(1) series)
+        tt.direction, tt.model_without_trend = "none", True
     tt.deseasonalised = dec.ran
     hol_table = jd.holidays.reset_index(drop=True)
     if len(hol_table):

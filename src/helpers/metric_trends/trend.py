@@ -38,12 +38,20 @@ class TrendTest:
     deseasonalised: bool = False
     message: str = ""
     phi: float = float("nan")  # the AR(1) coefficient the variance allows for
+    #: the test found a trend that the level-shift model (levels, trend and AR(1) noise)
+    #: does not need: no trend is claimed (:func:`helpers.metric_trends.analyse`)
+    model_without_trend: bool = False
 
     def summary(self, unit: str = "") -> list[str]:
         if self.message:
             return [self.message]
         sl = f"Sen slope {'+' if self.slope >= 0 else ''}{fmt_num(self.slope)} a {self.grain}"
         how = f"{fmt_p(self.p)}; Mann-Kendall allowing for autocorrelation"
+        if self.model_without_trend:
+            return [
+                f"No clear trend ({sl}, {how}; a model of levels and persistent noise "
+                "explains the series without one)."
+            ]
         if self.direction == "none":
             return [f"No clear trend ({sl}, {how})."]
         word = "Upward" if self.direction == "up" else "Downward"
