@@ -39,7 +39,7 @@ test-fast: $(STAMP) ## unit tests only: no kernels, no browser, no server (under
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 validate: $(STAMP) ## the statistical validation suite: calibration tables written to docs/
-	$(BIN)/python -m validation
+	$(BIN)/python -m validation --jobs 2
 
 serve: $(STAMP) ## serve the PM dashboards on Voila at http://127.0.0.1:8866
 	$(BIN)/workbook serve
@@ -50,7 +50,7 @@ lab: $(STAMP) ## JupyterLab on the notebooks (LAB_PORT=8888; LAB_FLAGS=--no-brow
 	$(BIN)/jupyter lab notebooks --port=$(LAB_PORT) --ServerApp.port_retries=0 $(LAB_FLAGS) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(STAMP) ## run the benchmarks (and the validation suite) and write benchmarks/results.md
-	$(BIN)/python -m validation
+	$(BIN)/python -m validation --jobs 2
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP) ## ruff lint and format check

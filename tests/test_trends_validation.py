@@ -37,3 +37,11 @@ def test_trends_suite_smoke_run_finds_planted_effects_and_names_its_doc():
     assert (tables["trends_flat"]["zero-width forecast bands"] == 0).all()
     k, n = _hits(tables["trends_forecast"]["95% band held"].iloc[0])
     assert 0.8 <= k / n <= 1.0
+
+
+def test_trends_suite_gives_the_same_tables_spread_over_processes():
+    # every row draws from its own seed, so the processes cannot change a count
+    one, two = suite.run(smoke=True), suite.run(smoke=True, jobs=2)
+    assert set(one) == set(two)
+    for name, table in one.items():
+        assert table.equals(two[name]), name

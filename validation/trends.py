@@ -18,6 +18,8 @@ Each row is a family of seeded series run through :func:`helpers.metric_trends.a
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import tempfile
 import zlib
 from pathlib import Path
@@ -295,18 +297,47 @@ def _demo_rows() -> list[dict]:
     return rows
 
 
-def run(smoke: bool = False) -> dict[str, pd.DataFrame]:
-    """The calibration tables (``smoke``: a few series of a few families, no demo)."""
+def _part(task: tuple[str, float | None], smoke: bool) -> pd.DataFrame:
+    """One piece of the tables: a family, or one phi's rows of the flat and step families.
+
+    Every row draws from its own seed (:func:`_rng` of the family and the row), so the
+    pieces give the same rows in any order or process."""
+    kind, phi = task
     reps = 3 if smoke else 200
-    phis, weeks = ([0.9], [52]) if smoke else (_PHIS, _WEEKS)
-    return {
-        "trends_flat": _flat(reps, phis, weeks),
-        "trends_step": _step(reps, phis, weeks),
-        "trends_episode": _episode(
+    weeks = [52] if smoke else _WEEKS
+    if kind == "flat":
+        return _flat(reps, [phi], weeks)
+    if kind == "step":
+        return _step(reps, [phi], weeks)
+    if kind == "episode":
+        return _episode(
             reps, ["300–1,000"] if smoke else list(_DENOMINATORS), (0,) if smoke else (0, 8)
-        ),
-        "trends_linear": _linear(reps),
-        "trends_forecast": _forecast(
-            2 if smoke else reps, list(_ETS)[:1] if smoke else list(_ETS), demo=not smoke
-        ),
+        )
+    if kind == "linear":
+        return _linear(reps)
+    return _forecast(2 if smoke else reps, list(_ETS)[:1] if smoke else list(_ETS), demo=not smoke)
+
+
+def run(smoke: bool = False, jobs: int = 1) -> dict[str, pd.DataFrame]:
+    """The calibration tables (``smoke``: a few series of a few families, no demo).
+
+    ``jobs`` > 1 spreads the families (and the flat and step families' phi rows) over that
+    many processes, longest first: the same tables, in about 16 minutes on 2 cores instead
+    of 27."""
+    phis = [0.9] if smoke else _PHIS
+    tasks = [("forecast", None), ("episode", None)]
+    tasks += [("flat", phi) for phi in phis] + [("step", phi) for phi in phis]
+    tasks += [("linear", None)]
+    work = functools.partial(_part, smoke=smoke)
+    if jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            parts = dict(zip(tasks, pool.map(work, tasks, chunksize=1), strict=True))
+    else:
+        parts = {task: work(task) for task in tasks}
+    return {
+        "trends_flat": pd.concat([parts["flat", phi] for phi in phis], ignore_index=True),
+        "trends_step": pd.concat([parts["step", phi] for phi in phis], ignore_index=True),
+        "trends_episode": parts["episode", None],
+        "trends_linear": parts["linear", None],
+        "trends_forecast": parts["forecast", None],
     }
