@@ -39,6 +39,18 @@ def test_planted_level_shift_found_within_one_week(demo_path, demo_truth, area):
     assert shifts["shift"].iloc[0] > 0  # the planted factor is 1.35, upward
 
 
+@pytest.mark.parametrize("area", AREAS)
+def test_planted_trend_is_claimed_beside_the_planted_shift(demo_path, demo_truth, area):
+    # the demo plants both a rise over the window and a step: the step must not swallow
+    # the trend (the trend claim needs the shift model's agreement)
+    s = _series(demo_path, area, "week")
+    a = trends.analyse(
+        s.values(), "week", value_range=s.value_range(), holidays_country="US", run_forecast=False
+    )
+    assert a.trend.direction == demo_truth["trend"]["direction"] == "up"
+    assert "Upward trend" in " ".join(a.summary())
+
+
 def _deseasonalised_trend(y: pd.Series) -> str:
     dec = trends.decompose(y, "day")
     return trends.trend_test(dec.adjusted if dec.ran else y, "day").direction
