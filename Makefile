@@ -36,7 +36,7 @@ test: $(STAMP) ## run the whole test suite (lint included)
 
 test-fast: $(STAMP) ## unit tests only: no kernels, no browser, no server (under 2 minutes)
 	$(BIN)/ruff check src tests notebooks benchmarks validation
-	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 validate: $(STAMP) ## the statistical validation suite: calibration tables written to docs/
 	$(BIN)/python -m validation --jobs 2
